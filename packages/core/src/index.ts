@@ -1,0 +1,1 @@
+export { tf, NATIVE_BACKEND, runtimeInfo } from './runtime.js';

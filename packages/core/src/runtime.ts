@@ -1,0 +1,21 @@
+import './load-tensorflow.js';
+import * as tf from '@tensorflow/tfjs-node';
+
+/**
+ * The one TensorFlow.js instance every headbench package uses. Plugins import `tf` from
+ * `@headbench/core` so that layers, the backend and the kernel registry are shared.
+ */
+export { tf };
+
+/** The backend headbench trains on; anything else is a broken install, not a slow path. */
+export const NATIVE_BACKEND = 'tensorflow';
+
+export function runtimeInfo(): { backend: string; tfjsNode: string; libtensorflow: string } {
+  const backend = tf.getBackend();
+  const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
+  return {
+    backend,
+    tfjsNode: tf.version['tfjs-node'] ?? 'unknown',
+    libtensorflow: binding?.TF_Version ?? 'unknown',
+  };
+}
