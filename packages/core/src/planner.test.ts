@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { parseShard, plan, shardOf } from './planner.js';
+
+const axes = { backbones: ['a', 'b'], heads: ['gap', 'flatten'], learningRates: [0.1, 0.01], seeds: [1, 2, 3] };
+
+describe('plan', () => {
+  it('is the full cross product, backbone-major, with stable ids', () => {
+    const combos = plan(axes);
+    expect(combos).toHaveLength(2 * 2 * 2 * 3);
+    expect(combos[0]).toEqual({ id: 'a|gap|lr=0.1|seed=1', index: 0, backbone: 'a', head: 'gap', lr: 0.1, seed: 1 });
+    expect(combos.slice(0, 12).every((c) => c.backbone === 'a')).toBe(true);
+    expect(new Set(combos.map((c) => c.id)).size).toBe(combos.length);
+  });
+
+  it('rejects an empty or repeated axis', () => {
+    expect(() => plan({ ...axes, heads: [] })).toThrow('the plan has no heads: give at least one');
+    expect(() => plan({ ...axes, seeds: [1, 1] })).toThrow('seeds lists a value twice: 1, 1');
+  });
+});
+
+describe('shards', () => {
+  it('cover the plan exactly once, deterministically, and spread each backbone', () => {
+    const combos = plan(axes);
+    const shards = [1, 2, 3, 4, 5].map((i) => shardOf(combos, parseShard(`${i}/5`)));
+    const ids = shards.flat().map((c) => c.id).sort();
+    expect(ids).toEqual(combos.map((c) => c.id).sort());
+    expect(shards.map((s) => s.length)).toEqual([5, 5, 5, 5, 4]);
+    expect(shardOf(plan(axes), parseShard('2/5'))).toEqual(shards[1]);
+    for (const s of shards.slice(0, 4)) expect(new Set(s.map((c) => c.backbone)).size).toBe(2);
+  });
+
+  it.each(['0/3', '4/3', '1/0', '2', 'a/b'])('rejects --shard %s', (text) => {
+    expect(() => parseShard(text)).toThrow(/expected i\/n with 1 <= i <= n/);
+  });
+});
