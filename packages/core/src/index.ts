@@ -31,3 +31,24 @@ export { defineBackbone, defineHead, type BackboneDefinition, type HeadDefinitio
 export { PluginRegistry, importPluginModule } from './registry.js';
 export { composeModel, countParams, type ComposedModel, type ComposeOptions, type ParamCounts } from './compose.js';
 export { plan, parseShard, shardOf, combinationId, type Combination, type PlanAxes, type Shard } from './planner.js';
+export { seededRandom, shuffledIndices, deriveSeed } from './random.js';
+export { median, quantile } from './stats.js';
+export type { ImageDataset, LabeledImages, SkippedFile } from './data/dataset.js';
+export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
+export { imageFolderDataset, listImageFolder, type ImageFolderOptions } from './data/image-folder.js';
+export { sgdTrainer, evaluate, type Trainer, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
+export {
+  environment,
+  readResults,
+  mergeResults,
+  writeFileAtomic,
+  RESULTS_SCHEMA,
+  RESULTS_SCHEMA_VERSION,
+  type Environment,
+  type ResultRow,
+  type RowStatus,
+  type RunResults,
+} from './results.js';
+export { runPlan, writeResults, RESULT_FILES, type RunEvent, type RunOptions, type RunSettings } from './run.js';
+export { summaryTable } from './summary.js';
+export { toMarkdown, toCsv, formatCount, type Table } from './table.js';

@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runtimeInfo } from './runtime.js';
+import { UsageError } from './errors.js';
+import type { ParamCounts } from './compose.js';
+import type { Combination } from './planner.js';
+import type { EpochMetrics } from './trainer.js';
+import type { SkippedFile } from './data/dataset.js';
+
+export const RESULTS_SCHEMA = 'headbench/results';
+export const RESULTS_SCHEMA_VERSION = 1;
+
+export interface Environment {
+  node: string;
+  tfjsNode: string;
+  libtensorflow: string;
+  backend: string;
+  platform: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  /** TensorFlow's thread pools as set by TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, else `default`. */
+  threads: { intraOp: string; interOp: string };
+  hostname: string;
+}
+
+export function environment(): Environment {
+  const info = runtimeInfo();
+  return {
+    node: process.version,
+    tfjsNode: info.tfjsNode,
+    libtensorflow: info.libtensorflow,
+    backend: info.backend,
+    platform: `${process.platform}-${process.arch}`,
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    threads: { intraOp: process.env['TF_NUM_INTRAOP_THREADS'] ?? 'default', interOp: process.env['TF_NUM_INTEROP_THREADS'] ?? 'default' },
+    hostname: os.hostname(),
+  };
+}
+
+export type RowStatus = 'ok' | 'diverged' | 'error';
+
+/** One combination's outcome. Every field a report or a nightly comparison reads is here. */
+export interface ResultRow extends Omit<Combination, 'index'> {
+  status: RowStatus;
+  /** For `error`: what went wrong, in one line. */
+  error?: string;
+  plugins: { backbone: string; head: string };
+  inputSize: number;
+  classes: number;
+  batchSize: number;
+  epochs: number;
+  momentum: number;
+  dataset: string;
+  weights?: string;
+  featureShape?: readonly number[];
+  params?: ParamCounts;
+  history: EpochMetrics[];
+  finalValAccuracy: number | null;
+  bestValAccuracy: number | null;
+  finalValLoss: number | null;
+  /** The training images in inference mode after the last epoch. */
+  trainAccuracyInference: number | null;
+  divergedAt?: { epoch: number; step: number; loss: number };
+  stepTime?: { coldMs: number; medianMs: number; p90Ms: number; samples: number; imagesPerSecond: number; samplesMs: number[] };
+  tensors?: { afterFirstStep: number; afterLastStep: number; leaked: number };
+  skippedFiles: number;
+  seconds: number;
+  finishedAt: string;
+}
+
+export interface RunResults {
+  schema: typeof RESULTS_SCHEMA;
+  schemaVersion: typeof RESULTS_SCHEMA_VERSION;
+  createdAt: string;
+  updatedAt: string;
+  environment: Environment;
+  /** What the run was asked to do (for `--resume` to check it is the same run). */
+  config: Record<string, unknown>;
+  skippedFiles: SkippedFile[];
+  rows: ResultRow[];
+}
+
+/** Writes through a temporary file and a rename, so a crash mid-write never leaves a torn file. */
+export function writeFileAtomic(file: string, content: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, content);
+  fs.renameSync(tmp, file);
+}
+
+export function readResults(file: string): RunResults {
+  if (!fs.existsSync(file)) throw new UsageError(`${file} does not exist`);
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${file} is not valid JSON: ${error instanceof Error ? error.message : error}`);
+  }
+  const r = data as Partial<RunResults>;
+  if (r.schema !== RESULTS_SCHEMA) throw new UsageError(`${file} is not a headbench results file (schema is ${JSON.stringify(r.schema)})`);
+  if (r.schemaVersion !== RESULTS_SCHEMA_VERSION) {
+    throw new UsageError(`${file} has results schema version ${r.schemaVersion}; this headbench reads version ${RESULTS_SCHEMA_VERSION}`);
+  }
+  return r as RunResults;
+}
+
+/**
+ * Joins the results of several shards of one plan. The same combination in two files is an
+ * error unless both are identical, so a shard run twice by mistake is noticed.
+ */
+export function mergeResults(parts: readonly { file: string; results: RunResults }[]): RunResults {
+  const first = parts[0];
+  if (!first) throw new UsageError('merge needs at least one results file');
+  const byId = new Map<string, { file: string; row: ResultRow }>();
+  for (const { file, results } of parts) {
+    for (const row of results.rows) {
+      const seen = byId.get(row.id);
+      if (seen && JSON.stringify(seen.row) !== JSON.stringify(row)) {
+        throw new UsageError(`combination ${row.id} is in both ${seen.file} and ${file} with different results; merge each shard once`);
+      }
+      byId.set(row.id, { file, row });
+    }
+  }
+  return {
+    ...first.results,
+    updatedAt: new Date().toISOString(),
+    config: { ...first.results.config, mergedFrom: parts.map((p) => p.file) },
+    skippedFiles: first.results.skippedFiles,
+    rows: [...byId.values()].map((v) => v.row),
+  };
+}

@@ -1,0 +1,178 @@
+import { performance } from 'node:perf_hooks';
+import { tf } from './runtime.js';
+import { UsageError } from './errors.js';
+import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
+import type { LabeledImages } from './data/dataset.js';
+
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+  seconds: number;
+}
+
+export type TrainProgress =
+  | { type: 'step'; epoch: number; epochs: number; step: number; steps: number; loss: number }
+  | { type: 'epoch'; metrics: EpochMetrics; epochs: number };
+
+export interface TrainOptions {
+  lr: number;
+  /** SGD momentum; 0 is plain SGD, as in the seed experiment. */
+  momentum: number;
+  epochs: number;
+  batchSize: number;
+  /** Seeds the order of training images in every epoch. */
+  seed: number;
+  /** A training loss above this, or not finite, stops the run as diverged. */
+  divergenceLoss: number;
+  onProgress?: (event: TrainProgress) => void;
+}
+
+export interface TrainData {
+  train: LabeledImages;
+  val: LabeledImages;
+  classes: number;
+  /** The backbone's preprocessing, applied to each batch of [0, 255] RGB images. */
+  preprocess: (images: tf.Tensor4D) => tf.Tensor4D;
+}
+
+export interface TrainOutcome {
+  status: 'ok' | 'diverged';
+  /** Where the loss left the finite range or crossed `divergenceLoss`. */
+  divergedAt?: { epoch: number; step: number; loss: number };
+  history: EpochMetrics[];
+  /** The training images evaluated in inference mode after the last epoch (Keras' `evaluate`). */
+  trainInference?: { loss: number; accuracy: number };
+  /** Wall time of the first step (graph set-up, kernel selection) and of every later full batch. */
+  stepMs: { cold: number; samples: number[] };
+  /** `tf.memory().numTensors` after the first step and after the last: a growth is a leak. */
+  tensors: { afterFirstStep: number; afterLastStep: number };
+}
+
+/** Trains and evaluates a composed model. */
+export interface Trainer {
+  name: string;
+  fit(model: tf.LayersModel, data: TrainData, options: TrainOptions): Promise<TrainOutcome>;
+}
+
+function batchOf(data: TrainData, split: LabeledImages, indices: Int32Array): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const idx = tf.tensor1d(indices, 'int32');
+    const x = data.preprocess(tf.gather(split.images, idx));
+    const y = tf.tensor1d(Int32Array.from(indices, (i) => split.labels[i] as number), 'int32');
+    return { x, y };
+  });
+}
+
+/** Mean sparse categorical cross-entropy on logits and accuracy over a split, in inference mode. */
+export async function evaluate(model: tf.LayersModel, data: TrainData, split: LabeledImages, batchSize: number): Promise<{ loss: number; accuracy: number }> {
+  const n = split.labels.length;
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const indices = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
+    const { x, y } = batchOf(data, split, indices);
+    const [l, c] = tf.tidy(() => {
+      const logits = model.predict(x) as tf.Tensor2D;
+      const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(y, data.classes), logits, undefined, 0, tf.Reduction.NONE);
+      return [perExample.sum(), tf.equal(tf.argMax(logits, 1), y).sum()];
+    });
+    lossSum += (await (l as tf.Tensor).data())[0] as number;
+    correct += (await (c as tf.Tensor).data())[0] as number;
+    tf.dispose([x, y, l as tf.Tensor, c as tf.Tensor]);
+  }
+  return { loss: lossSum / n, accuracy: correct / n };
+}
+
+/**
+ * The seed experiment's recipe: SGD (optionally with momentum) on sparse categorical
+ * cross-entropy from logits, the whole model trained unless the backbone froze its layers,
+ * BatchNorm in training mode during fit and in inference mode for evaluation, as in Keras.
+ */
+export function sgdTrainer(): Trainer {
+  return {
+    name: 'sgd',
+    async fit(model, data, options) {
+      const { lr, momentum, epochs, batchSize, seed, divergenceLoss, onProgress } = options;
+      if (!(lr > 0)) throw new UsageError(`learning rate must be > 0, got ${lr}`);
+      if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
+      if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
+      const optimizer = momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr);
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const n = data.train.labels.length;
+      const steps = Math.ceil(n / batchSize);
+      const history: EpochMetrics[] = [];
+      const stepMs: number[] = [];
+      let cold = Number.NaN;
+      let afterFirstStep = 0;
+      let divergedAt: TrainOutcome['divergedAt'];
+
+      try {
+        for (let epoch = 1; epoch <= epochs && !divergedAt; epoch++) {
+          const started = performance.now();
+          const order = shuffledIndices(n, seededRandom(deriveSeed(seed, `epoch ${epoch}`)));
+          let lossSum = 0;
+          let correct = 0;
+          for (let step = 1; step <= steps; step++) {
+            const indices = order.subarray((step - 1) * batchSize, Math.min(step * batchSize, n));
+            const { x, y } = batchOf(data, data.train, indices);
+            const t0 = performance.now();
+            let hits: tf.Scalar | undefined;
+            const loss = optimizer.minimize(
+              () => {
+                const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+                hits = tf.keep(tf.equal(tf.argMax(logits, 1), y).sum().asType('float32') as tf.Scalar);
+                return tf.losses.softmaxCrossEntropy(tf.oneHot(y, data.classes), logits) as tf.Scalar;
+              },
+              true,
+              variables,
+            ) as tf.Scalar;
+            const [lossValue, hitValue] = await Promise.all([loss.data(), (hits as tf.Scalar).data()]);
+            const ms = performance.now() - t0;
+            tf.dispose([x, y, loss, hits as tf.Scalar]);
+            const value = lossValue[0] as number;
+            if (Number.isNaN(cold)) {
+              cold = ms;
+              afterFirstStep = tf.memory().numTensors;
+            } else if (indices.length === batchSize) {
+              stepMs.push(ms);
+            }
+            lossSum += value * indices.length;
+            correct += hitValue[0] as number;
+            onProgress?.({ type: 'step', epoch, epochs, step, steps, loss: value });
+            if (!Number.isFinite(value) || value > divergenceLoss) {
+              divergedAt = { epoch, step, loss: value };
+              break;
+            }
+          }
+          if (divergedAt) break;
+          const val = await evaluate(model, data, data.val, batchSize);
+          const metrics: EpochMetrics = {
+            epoch,
+            trainLoss: lossSum / n,
+            trainAccuracy: correct / n,
+            valLoss: val.loss,
+            valAccuracy: val.accuracy,
+            seconds: (performance.now() - started) / 1000,
+          };
+          history.push(metrics);
+          onProgress?.({ type: 'epoch', metrics, epochs });
+        }
+        const afterLastStep = tf.memory().numTensors;
+        const trainInference = divergedAt ? undefined : await evaluate(model, data, data.train, batchSize);
+        return {
+          status: divergedAt ? 'diverged' : 'ok',
+          ...(divergedAt ? { divergedAt } : {}),
+          history,
+          ...(trainInference ? { trainInference } : {}),
+          stepMs: { cold, samples: stepMs },
+          tensors: { afterFirstStep, afterLastStep },
+        };
+      } finally {
+        optimizer.dispose();
+      }
+    },
+  };
+}
