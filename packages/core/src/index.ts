@@ -52,3 +52,7 @@ export {
 export { runPlan, writeResults, RESULT_FILES, type RunEvent, type RunOptions, type RunSettings } from './run.js';
 export { summaryTable } from './summary.js';
 export { toMarkdown, toCsv, formatCount, type Table } from './table.js';
+export { summarize, tCritical95, type TimingStats } from './stats.js';
+export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
+export { multiplyAdds } from './multiply-adds.js';
+export { createTrainStep, sgdOptimizer, type TrainStep } from './trainer.js';

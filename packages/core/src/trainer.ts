@@ -86,6 +86,38 @@ export async function evaluate(model: tf.LayersModel, data: TrainData, split: La
   return { loss: lossSum / n, accuracy: correct / n };
 }
 
+/** One training step: forward in training mode, loss, backward, optimizer update; awaits the results. */
+export type TrainStep = (x: tf.Tensor4D, y: tf.Tensor1D) => Promise<{ loss: number; correct: number }>;
+
+/**
+ * The step of the seed recipe, shared by training and benchmarks so both time the same work:
+ * sparse categorical cross-entropy on logits, BatchNorm in training mode (its moving statistics
+ * update as in Keras), every trainable weight updated.
+ */
+export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: number): TrainStep {
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return async (x, y) => {
+    let hits: tf.Scalar | undefined;
+    const loss = optimizer.minimize(
+      () => {
+        const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+        hits = tf.keep(tf.equal(tf.argMax(logits, 1), y).sum().asType('float32') as tf.Scalar);
+        return tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits) as tf.Scalar;
+      },
+      true,
+      variables,
+    ) as tf.Scalar;
+    const [lossValue, hitValue] = await Promise.all([loss.data(), (hits as tf.Scalar).data()]);
+    tf.dispose([loss, hits as tf.Scalar]);
+    return { loss: lossValue[0] as number, correct: hitValue[0] as number };
+  };
+}
+
+/** SGD at `lr`, with momentum when it is > 0 (Keras' SGD(lr, momentum)). */
+export function sgdOptimizer(lr: number, momentum: number): tf.Optimizer {
+  return momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr);
+}
+
 /**
  * The seed experiment's recipe: SGD (optionally with momentum) on sparse categorical
  * cross-entropy from logits, the whole model trained unless the backbone froze its layers,
@@ -99,8 +131,8 @@ export function sgdTrainer(): Trainer {
       if (!(lr > 0)) throw new UsageError(`learning rate must be > 0, got ${lr}`);
       if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
       if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
-      const optimizer = momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr);
-      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const optimizer = sgdOptimizer(lr, momentum);
+      const trainStep = createTrainStep(model, optimizer, data.classes);
       const n = data.train.labels.length;
       const steps = Math.ceil(n / batchSize);
       const history: EpochMetrics[] = [];
@@ -119,20 +151,9 @@ export function sgdTrainer(): Trainer {
             const indices = order.subarray((step - 1) * batchSize, Math.min(step * batchSize, n));
             const { x, y } = batchOf(data, data.train, indices);
             const t0 = performance.now();
-            let hits: tf.Scalar | undefined;
-            const loss = optimizer.minimize(
-              () => {
-                const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-                hits = tf.keep(tf.equal(tf.argMax(logits, 1), y).sum().asType('float32') as tf.Scalar);
-                return tf.losses.softmaxCrossEntropy(tf.oneHot(y, data.classes), logits) as tf.Scalar;
-              },
-              true,
-              variables,
-            ) as tf.Scalar;
-            const [lossValue, hitValue] = await Promise.all([loss.data(), (hits as tf.Scalar).data()]);
+            const { loss: value, correct: hits } = await trainStep(x, y);
             const ms = performance.now() - t0;
-            tf.dispose([x, y, loss, hits as tf.Scalar]);
-            const value = lossValue[0] as number;
+            tf.dispose([x, y]);
             if (Number.isNaN(cold)) {
               cold = ms;
               afterFirstStep = tf.memory().numTensors;
@@ -140,7 +161,7 @@ export function sgdTrainer(): Trainer {
               stepMs.push(ms);
             }
             lossSum += value * indices.length;
-            correct += hitValue[0] as number;
+            correct += hits;
             onProgress?.({ type: 'step', epoch, epochs, step, steps, loss: value });
             if (!Number.isFinite(value) || value > divergenceLoss) {
               divergedAt = { epoch, step, loss: value };

@@ -1,0 +1,126 @@
+import { performance } from 'node:perf_hooks';
+import { Bench } from 'tinybench';
+import { tf } from './runtime.js';
+import { median } from './stats.js';
+import { createTrainStep, sgdOptimizer } from './trainer.js';
+
+/** What tinybench measured for one task, in its own field names (milliseconds). */
+export interface TaskTiming {
+  name: string;
+  samples: number;
+  latency: { p50: number; p99: number; mean: number; rme: number; min: number; max: number };
+  /** Calls per second (tinybench's `throughput.mean`). */
+  throughput: number;
+  /** The first call, before any warm-up: graph set-up and kernel selection. */
+  coldMs: number;
+  warmupCalls: number;
+  /** `tf.memory().numTensors` before and after the timed calls; growth is a leak. */
+  tensors: { before: number; after: number; leakedPerCall: number };
+}
+
+export interface TimingOptions {
+  /** The fewest timed calls (default 10). */
+  minSamples?: number;
+  /** Keep timing until this much time has passed, if `minSamples` finish sooner (default 2000 ms). */
+  minTimeMs?: number;
+  /** Warm-up stops when the last three calls are within this fraction of their median (default 0.1) */
+  steadyWithin?: number;
+  /** or after this many calls (default 15). */
+  maxWarmup?: number;
+}
+
+/**
+ * Times an asynchronous call with tinybench after warming it up until steady. The call must
+ * await its results (`await t.data()`), so no asynchronous work escapes the timing window.
+ */
+export async function timeTask(name: string, fn: () => Promise<void>, options: TimingOptions = {}): Promise<TaskTiming> {
+  const { minSamples = 10, minTimeMs = 2000, steadyWithin = 0.1, maxWarmup = 15 } = options;
+  const t0 = performance.now();
+  await fn();
+  const coldMs = performance.now() - t0;
+  const recent: number[] = [];
+  let warmupCalls = 0;
+  while (warmupCalls < maxWarmup) {
+    const s = performance.now();
+    await fn();
+    recent.push(performance.now() - s);
+    warmupCalls += 1;
+    if (recent.length >= 3) {
+      const last = recent.slice(-3);
+      const m = median(last);
+      if (last.every((v) => Math.abs(v - m) <= steadyWithin * m)) break;
+    }
+  }
+  const before = tf.memory().numTensors;
+  const bench = new Bench({ iterations: minSamples, time: minTimeMs, warmup: false, throws: true });
+  bench.add(name, fn);
+  await bench.run();
+  const after = tf.memory().numTensors;
+  const result = bench.tasks[0]?.result;
+  if (!result || !('latency' in result)) throw new Error(`tinybench did not complete task ${name} (state ${result?.state})`);
+  const { latency, throughput } = result;
+  return {
+    name,
+    samples: latency.samplesCount,
+    latency: { p50: latency.p50, p99: latency.p99, mean: latency.mean, rme: latency.rme, min: latency.min, max: latency.max },
+    throughput: throughput.mean,
+    coldMs,
+    warmupCalls,
+    tensors: { before, after, leakedPerCall: (after - before) / latency.samplesCount },
+  };
+}
+
+export interface ModelBenchOptions extends TimingOptions {
+  inputSize: number;
+  classes: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  /** Called before each of the three timings, for progress displays. */
+  onTask?: (name: 'train step' | 'inference' | 'inference batch 1') => void;
+}
+
+export interface ModelBench {
+  train: TaskTiming;
+  inference: TaskTiming;
+  inferenceSingle: TaskTiming;
+  imagesPerSecond: { train: number; inference: number };
+  /** Peak resident memory of the process so far, in MB. */
+  peakRssMB: number;
+}
+
+/**
+ * Times the training step (forward, backward, SGD update), inference at the batch size and at
+ * batch 1 on seeded random input of the model's shape. The model's weights change (it trains).
+ */
+export async function benchModel(model: tf.LayersModel, options: ModelBenchOptions): Promise<ModelBench> {
+  const { inputSize, classes, batchSize, lr, seed } = options;
+  const x = tf.randomUniform([batchSize, inputSize, inputSize, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
+  const x1 = x.slice([0, 0, 0, 0], [1, inputSize, inputSize, 3]);
+  const y = tf.tensor1d(Int32Array.from({ length: batchSize }, (_, i) => i % classes), 'int32');
+  const optimizer = sgdOptimizer(lr, 0);
+  const step = createTrainStep(model, optimizer, classes);
+  const predict = (input: tf.Tensor4D) => async () => {
+    const out = model.predict(input) as tf.Tensor;
+    await out.data();
+    out.dispose();
+  };
+  try {
+    options.onTask?.('train step');
+    const train = await timeTask('train step', async () => void (await step(x, y)), options);
+    options.onTask?.('inference');
+    const inference = await timeTask('inference', predict(x), options);
+    options.onTask?.('inference batch 1');
+    const inferenceSingle = await timeTask('inference batch 1', predict(x1), options);
+    return {
+      train,
+      inference,
+      inferenceSingle,
+      imagesPerSecond: { train: (batchSize * 1000) / train.latency.p50, inference: (batchSize * 1000) / inference.latency.p50 },
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+    };
+  } finally {
+    optimizer.dispose();
+    tf.dispose([x, x1, y]);
+  }
+}
