@@ -56,3 +56,4 @@ export { summarize, tCritical95, type TimingStats } from './stats.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
 export { multiplyAdds } from './multiply-adds.js';
 export { createTrainStep, sgdOptimizer, type TrainStep } from './trainer.js';
+export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';

@@ -55,6 +55,8 @@ export interface ResultRow extends Omit<Combination, 'index'> {
   epochs: number;
   momentum: number;
   dataset: string;
+  trainImages: number;
+  valImages: number;
   weights?: string;
   featureShape?: readonly number[];
   params?: ParamCounts;

@@ -90,6 +90,8 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
     epochs: options.epochs,
     momentum: options.momentum,
     dataset: options.dataset.name,
+    trainImages: options.dataset.trainCount,
+    valImages: options.dataset.valCount,
     skippedFiles: options.dataset.skipped.length,
     plugins: { backbone: '', head: '' },
     history: [],

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { compareResults } from './compare.js';
+import { RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, type ResultRow, type RunResults } from './results.js';
+import { seededRandom } from './random.js';
+
+/** Step-time samples around `ms` with a relative spread, seeded. */
+function samples(ms: number, spread: number, n = 30, seed = 1): number[] {
+  const r = seededRandom(seed);
+  return Array.from({ length: n }, () => ms * (1 + spread * (r() * 2 - 1)));
+}
+
+function row(id: string, over: Partial<ResultRow> = {}): ResultRow {
+  return {
+    id, backbone: 'b', head: id, lr: 0.1, seed: 1, status: 'ok', plugins: { backbone: 'b', head: id }, inputSize: 96, classes: 5, batchSize: 32,
+    epochs: 5, momentum: 0, dataset: 'd', trainImages: 600, valImages: 2000, history: [], finalValAccuracy: 0.8, bestValAccuracy: 0.8,
+    finalValLoss: 0.5, trainAccuracyInference: 0.9, skippedFiles: 0, seconds: 1, finishedAt: '',
+    stepTime: { coldMs: 1000, medianMs: 100, p90Ms: 110, samples: 30, imagesPerSecond: 320, samplesMs: samples(100, 0.02) },
+    ...over,
+  };
+}
+
+function results(rows: ResultRow[]): RunResults {
+  return { schema: RESULTS_SCHEMA, schemaVersion: RESULTS_SCHEMA_VERSION, createdAt: '', updatedAt: '', environment: {} as RunResults['environment'], config: {}, skippedFiles: [], rows };
+}
+
+const verdicts = (c: ReturnType<typeof compareResults>) => c.metrics.map((m) => `${m.id}:${m.metric}:${m.verdict}`);
+
+describe('compareResults', () => {
+  it('flags a step-time regression beyond threshold and noise, and an improvement', () => {
+    const base = results([row('slow'), row('fast')]);
+    const cur = results([
+      row('slow', { stepTime: { ...row('x').stepTime!, samplesMs: samples(125, 0.02, 30, 2) } }),
+      row('fast', { stepTime: { ...row('x').stepTime!, samplesMs: samples(80, 0.02, 30, 3) } }),
+    ]);
+    const c = compareResults(base, cur);
+    expect(verdicts(c)).toEqual(['slow:stepTime:regression', 'slow:accuracy:unchanged', 'fast:stepTime:improvement', 'fast:accuracy:unchanged']);
+    expect(c.regressions).toBe(1);
+    expect(c.improvements).toBe(1);
+  });
+
+  it('does not cry wolf when a change beyond the threshold is within the measured noise', () => {
+    // Medians 100 and 115 ms (+15%), but the samples spread over ±40 ms.
+    const spread = [-40, 40, -30, 30, -20, 20, -10, 10];
+    const noisy = (ms: number) => ({ ...row('x').stepTime!, samplesMs: spread.map((d) => ms + d) });
+    const c = compareResults(results([row('n', { stepTime: noisy(100) })]), results([row('n', { stepTime: noisy(115) })]));
+    expect(c.metrics[0]!.verdict).toBe('within-noise');
+    expect(c.regressions).toBe(0);
+  });
+
+  it('judges accuracy against the binomial noise of the val set size', () => {
+    const drop = { finalValAccuracy: 0.75 };
+    // 5 points lower on 2000 images is beyond ±2.6 points of noise; on 200 images it is not.
+    expect(compareResults(results([row('a')]), results([row('a', drop)])).metrics[1]!.verdict).toBe('regression');
+    const small = compareResults(results([row('a', { valImages: 200 })]), results([row('a', { ...drop, valImages: 200 })]));
+    expect(small.metrics[1]!.verdict).toBe('within-noise');
+  });
+
+  it('reports missing and added rows and a status that got worse', () => {
+    const c = compareResults(results([row('kept'), row('gone')]), results([row('kept', { status: 'diverged', finalValAccuracy: null }), row('new')]));
+    expect(c.missing).toEqual(['gone']);
+    expect(c.added).toEqual(['new']);
+    expect(verdicts(c)).toEqual(['kept:status:regression']);
+  });
+});

@@ -1,0 +1,111 @@
+import type { ResultRow, RunResults } from './results.js';
+import { median } from './stats.js';
+
+export interface CompareThresholds {
+  /** Median train step slower by more than this fraction (default 0.10). */
+  stepTime: number;
+  /** Final val accuracy lower by more than this many points, in [0, 1] units (default 0.02). */
+  accuracy: number;
+}
+
+export const DEFAULT_THRESHOLDS: CompareThresholds = { stepTime: 0.1, accuracy: 0.02 };
+
+export type Verdict = 'regression' | 'improvement' | 'within-noise' | 'unchanged';
+
+export interface MetricComparison {
+  id: string;
+  metric: 'stepTime' | 'accuracy' | 'status';
+  baseline: number | string;
+  current: number | string;
+  /** current - baseline (ms, or accuracy points in [0, 1]). */
+  change: number;
+  /** The change that measured noise alone could explain (95%). */
+  noise: number;
+  verdict: Verdict;
+  reason: string;
+}
+
+export interface Comparison {
+  metrics: MetricComparison[];
+  /** In the baseline but not in the current results: a combination that stopped reporting. */
+  missing: string[];
+  /** New in the current results. */
+  added: string[];
+  regressions: number;
+  improvements: number;
+}
+
+function sampleStats(samples: readonly number[]): { median: number; se: number } {
+  const n = samples.length;
+  const mean = samples.reduce((s, v) => s + v, 0) / n;
+  const variance = n > 1 ? samples.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
+  // The standard error of a median is about 1.2533 times that of the mean for normal samples.
+  return { median: median(samples), se: (1.2533 * Math.sqrt(variance)) / Math.sqrt(n) };
+}
+
+function compareStepTime(id: string, a: ResultRow, b: ResultRow, threshold: number): MetricComparison | undefined {
+  const sa = a.stepTime?.samplesMs;
+  const sb = b.stepTime?.samplesMs;
+  if (!sa?.length || !sb?.length) return undefined;
+  const x = sampleStats(sa);
+  const y = sampleStats(sb);
+  const change = y.median - x.median;
+  const noise = 1.96 * Math.hypot(x.se, y.se);
+  const relative = change / x.median;
+  const beyondThreshold = Math.abs(relative) > threshold;
+  const beyondNoise = Math.abs(change) > noise;
+  const verdict: Verdict = beyondThreshold && beyondNoise ? (change > 0 ? 'regression' : 'improvement') : beyondThreshold ? 'within-noise' : 'unchanged';
+  const pct = `${relative >= 0 ? '+' : ''}${(100 * relative).toFixed(1)}%`;
+  const reason =
+    verdict === 'within-noise'
+      ? `median step ${pct}, beyond ${100 * threshold}% but within the noise of ±${noise.toFixed(1)} ms`
+      : `median step ${x.median.toFixed(1)} → ${y.median.toFixed(1)} ms (${pct}; threshold ${100 * threshold}%, noise ±${noise.toFixed(1)} ms)`;
+  return { id, metric: 'stepTime', baseline: x.median, current: y.median, change, noise, verdict, reason };
+}
+
+/** Accuracy measured on n val images is a proportion: its noise is binomial, sqrt(p(1-p)/n). */
+function compareAccuracy(id: string, a: ResultRow, b: ResultRow, threshold: number): MetricComparison | undefined {
+  const valImages = Math.min(a.valImages, b.valImages);
+  const p = a.finalValAccuracy;
+  const q = b.finalValAccuracy;
+  if (p === null || q === null) return undefined;
+  const change = q - p;
+  const noise = valImages > 0 ? 1.96 * Math.sqrt((p * (1 - p) + q * (1 - q)) / valImages) : 0;
+  const beyondThreshold = Math.abs(change) > threshold;
+  const beyondNoise = Math.abs(change) > noise;
+  const verdict: Verdict = beyondThreshold && beyondNoise ? (change < 0 ? 'regression' : 'improvement') : beyondThreshold ? 'within-noise' : 'unchanged';
+  const pts = `${change >= 0 ? '+' : ''}${(100 * change).toFixed(1)} points`;
+  const reason = `final val accuracy ${p.toFixed(3)} → ${q.toFixed(3)} (${pts}; threshold ${100 * threshold} points, noise ±${(100 * noise).toFixed(1)} points over ${valImages} images)`;
+  return { id, metric: 'accuracy', baseline: p, current: q, change, noise, verdict, reason };
+}
+
+/**
+ * Matches rows by combination id and flags a regression only when a change is beyond its
+ * threshold and beyond what the measured noise explains; a combination that used to succeed and
+ * now diverges or errors is always a regression.
+ */
+export function compareResults(baseline: RunResults, current: RunResults, thresholds: CompareThresholds = DEFAULT_THRESHOLDS): Comparison {
+  const before = new Map(baseline.rows.map((r) => [r.id, r]));
+  const after = new Map(current.rows.map((r) => [r.id, r]));
+  const metrics: MetricComparison[] = [];
+  for (const [id, a] of before) {
+    const b = after.get(id);
+    if (!b) continue;
+    if (a.status !== b.status) {
+      const worse = a.status === 'ok';
+      metrics.push({ id, metric: 'status', baseline: a.status, current: b.status, change: 0, noise: 0, verdict: worse ? 'regression' : 'improvement', reason: `status ${a.status} → ${b.status}${b.error ? `: ${b.error}` : ''}` });
+      if (b.status !== 'ok' || a.status !== 'ok') continue;
+    }
+    const s = compareStepTime(id, a, b, thresholds.stepTime);
+    if (s) metrics.push(s);
+    const acc = compareAccuracy(id, a, b, thresholds.accuracy);
+    if (acc) metrics.push(acc);
+  }
+  return {
+    metrics,
+    missing: [...before.keys()].filter((id) => !after.has(id)),
+    added: [...after.keys()].filter((id) => !before.has(id)),
+    regressions: metrics.filter((m) => m.verdict === 'regression').length,
+    improvements: metrics.filter((m) => m.verdict === 'improvement').length,
+  };
+}
