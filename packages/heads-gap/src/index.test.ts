@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { countParams, tf, UsageError, type FeatureShape } from '@headbench/core';
+import gapDefault, { gap } from './index.js';
+
+// Keras' own counts (tools/keras-reference): MobileNetV2 feature maps into GAP/Flatten + Dense.
+interface HeadRow { head: string; alpha: number; size: number; classes: number; headParams: number }
+interface BaseRow { alpha: number; size: number; output: [number, number, number] }
+const fixture = JSON.parse(readFileSync(new URL('../../backbones/fixtures/keras/params.json', import.meta.url), 'utf8')) as { base: BaseRow[]; heads: HeadRow[] };
+
+function headOnly(featureShape: FeatureShape, classes: number, seed = 1) {
+  const input = tf.input({ shape: [...featureShape] });
+  const logits = gap().build(input, { classes, featureShape, seed });
+  return tf.model({ inputs: input, outputs: logits });
+}
+
+describe('gap head', () => {
+  it('is a head plugin named gap, with no options', () => {
+    expect(gapDefault).toBe(gap);
+    expect(gap().meta).toMatchObject({ name: 'gap', kind: 'head', version: '0.1.0' });
+    expect(gap().options).toEqual({});
+    expect(() => gap({ units: 3 } as never)).toThrow(UsageError);
+    expect(() => gap({ units: 3 } as never)).toThrow('gap: unknown option "units"; it takes no options');
+  });
+
+  it.each<[FeatureShape, number]>([
+    [[1, 1, 1280], 5],
+    [[3, 3, 1280], 10],
+    [[7, 7, 1280], 2],
+    [[5, 4, 8], 3],
+  ])('maps features %j to [batch, %i] logits', (featureShape, classes) => {
+    const model = headOnly(featureShape, classes);
+    expect(model.outputs[0]?.shape).toEqual([null, classes]);
+    const out = tf.tidy(() => model.predict(tf.ones([2, ...featureShape])) as tf.Tensor);
+    expect(out.shape).toEqual([2, classes]);
+    out.dispose();
+    model.dispose();
+  });
+
+  it('has F*C + C parameters, as Keras counts them for every MobileNetV2 feature map', () => {
+    const rows = fixture.heads.filter((r) => r.head === 'gap');
+    const checked = new Set<string>();
+    for (const row of rows) {
+      const base = fixture.base.find((b) => b.alpha === row.alpha && b.size === row.size);
+      if (!base) throw new Error(`params.json has no base row for alpha ${row.alpha} size ${row.size}`);
+      const key = `${base.output.join('x')}/${row.classes}`;
+      if (checked.has(key)) continue;
+      checked.add(key);
+      const model = headOnly(base.output, row.classes);
+      const [, , f] = base.output;
+      expect({ key, params: countParams(model).total }).toEqual({ key, params: row.headParams });
+      expect(row.headParams).toBe(f * row.classes + row.classes);
+      model.dispose();
+    }
+    expect(checked.size).toBeGreaterThanOrEqual(12);
+    for (const [shape, classes] of [[[2, 2, 17], 4], [[9, 9, 3], 7]] as const) {
+      const model = headOnly(shape, classes);
+      expect(countParams(model)).toEqual({ total: shape[2] * classes + classes, trainable: shape[2] * classes + classes, nonTrainable: 0, head: 0 });
+      model.dispose();
+    }
+  });
+
+  it('initialises the kernel from the seed and the bias to zeros', () => {
+    const weights = (seed: number) => {
+      const model = headOnly([3, 3, 16], 5, seed);
+      const values = model.getWeights().map((w) => Array.from(w.dataSync()));
+      model.dispose();
+      return values;
+    };
+    const [kernel, bias] = weights(7);
+    expect(weights(7)).toEqual([kernel, bias]);
+    expect(weights(8)[0]).not.toEqual(kernel);
+    expect(bias).toEqual([0, 0, 0, 0, 0]);
+    // glorotUniform: limit sqrt(6 / (fanIn + fanOut)) = sqrt(6 / 21)
+    expect(Math.max(...(kernel ?? []).map(Math.abs))).toBeLessThanOrEqual(Math.sqrt(6 / 21));
+  });
+
+  it('trains without leaking tensors', async () => {
+    const model = headOnly([3, 3, 8], 4);
+    // Adam allocates its moments on the first step; from then on the count must not move.
+    model.compile({ optimizer: tf.train.adam(0.05), loss: (y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, p) });
+    const xs = tf.randomUniform([6, 3, 3, 8], 0, 1, 'float32', 3);
+    const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1], 'int32'), 4);
+    const losses: number[] = [];
+    const counts: number[] = [];
+    for (let step = 0; step < 5; step++) {
+      losses.push((await model.trainOnBatch(xs, ys)) as number);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(counts.slice(1)).toEqual(Array(4).fill(counts[0]));
+    expect(losses[4]).toBeLessThan(losses[0] ?? 0);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+
+  it('can appear twice in one model without clashing', () => {
+    const featureShape: FeatureShape = [4, 4, 8];
+    const input = tf.input({ shape: [...featureShape] });
+    const a = gap().build(input, { classes: 3, featureShape, seed: 1 });
+    const b = gap().build(input, { classes: 5, featureShape, seed: 1 });
+    const model = tf.model({ inputs: input, outputs: [a, b] });
+    const names = model.layers.map((l) => l.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(countParams(model).total).toBe(8 * 3 + 3 + 8 * 5 + 5);
+    const [outA, outB] = model.predict(tf.ones([2, ...featureShape])) as tf.Tensor[];
+    expect([outA?.shape, outB?.shape]).toEqual([[2, 3], [2, 5]]);
+    tf.dispose([outA, outB]);
+    model.dispose();
+  });
+});
