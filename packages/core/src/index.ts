@@ -57,3 +57,4 @@ export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBe
 export { multiplyAdds } from './multiply-adds.js';
 export { createTrainStep, sgdOptimizer, type TrainStep } from './trainer.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
+export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';

@@ -1,5 +1,6 @@
 import './load-tensorflow.js';
 import * as tf from '@tensorflow/tfjs-node';
+import { accelerationEnabled, setAcceleration } from './accelerate.js';
 
 /**
  * The one TensorFlow.js instance every headbench package uses. Plugins import `tf` from
@@ -10,12 +11,17 @@ export { tf };
 /** The backend headbench trains on; anything else is a broken install, not a slow path. */
 export const NATIVE_BACKEND = 'tensorflow';
 
-export function runtimeInfo(): { backend: string; tfjsNode: string; libtensorflow: string } {
+// TensorFlow's fused kernels for ReLU6 and training-mode BatchNorm (see accelerate.ts);
+// HEADBENCH_ACCELERATE=0 runs tfjs' own implementation instead, for comparisons.
+setAcceleration(process.env['HEADBENCH_ACCELERATE'] !== '0');
+
+export function runtimeInfo(): { backend: string; tfjsNode: string; libtensorflow: string; accelerated: boolean } {
   const backend = tf.getBackend();
   const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
   return {
     backend,
     tfjsNode: tf.version['tfjs-node'] ?? 'unknown',
     libtensorflow: binding?.TF_Version ?? 'unknown',
+    accelerated: accelerationEnabled(),
   };
 }
