@@ -1,2 +1,2 @@
-// The public surface of @headbench/cli; its plugins land with the MobileNetV2 and heads work (issue 3).
-export {};
+// The public surface of @headbench/cli: what a headbench.config.js imports.
+export { defineConfig, type HeadbenchConfig } from './config.js';

@@ -50,8 +50,8 @@ export {
   type RunResults,
 } from './results.js';
 export { runPlan, writeResults, RESULT_FILES, type RunEvent, type RunOptions, type RunSettings } from './run.js';
-export { summaryTable } from './summary.js';
-export { toMarkdown, toCsv, formatCount, type Table } from './table.js';
+export { SUMMARY_COLUMNS } from './summary.js';
+export { formatTable, formatCell, FORMATS, type Column, type Format } from './table.js';
 export { summarize, tCritical95, type TimingStats } from './stats.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
 export { multiplyAdds } from './multiply-adds.js';

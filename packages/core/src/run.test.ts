@@ -76,8 +76,8 @@ describe('runPlan', () => {
     expect(ok.stepTime!.samples).toBe(2 * 4 - 1);
     expect(ok.tensors!.leaked).toBe(0);
     expect(readResults(path.join(out, 'results.json')).rows).toHaveLength(4);
-    expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n')[0]).toMatch(/^backbone,head,lr,seed,params total/);
-    expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toContain('| pixels | broken | 0.1 | 1 |');
+    expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n')[0]).toMatch(/^backbone,head,lr,seed,paramsTotal,paramsHead,finalValAccuracy/);
+    expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/\| pixels +\| broken +\| +0\.1 \| +1 \|/);
   });
 
   it('keeps finished rows when resumed, reruns errors and refuses other settings', async () => {

@@ -18,8 +18,8 @@ import {
   type RunResults,
 } from './results.js';
 import { median, quantile } from './stats.js';
-import { summaryTable } from './summary.js';
-import { toCsv, toMarkdown } from './table.js';
+import { SUMMARY_COLUMNS } from './summary.js';
+import { formatTable } from './table.js';
 import type { Trainer, TrainProgress } from './trainer.js';
 
 export interface RunSettings {
@@ -72,8 +72,8 @@ function loadEarlier(file: string, options: RunOptions): RunResults | undefined 
 /** Writes results.json, results.csv and summary.md, each atomically. */
 export function writeResults(outDir: string, results: RunResults): void {
   writeFileAtomic(path.join(outDir, RESULT_FILES.json), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileAtomic(path.join(outDir, RESULT_FILES.csv), toCsv(summaryTable(results.rows)));
-  writeFileAtomic(path.join(outDir, RESULT_FILES.markdown), toMarkdown(summaryTable(results.rows)));
+  writeFileAtomic(path.join(outDir, RESULT_FILES.csv), formatTable(results.rows, SUMMARY_COLUMNS, 'csv'));
+  writeFileAtomic(path.join(outDir, RESULT_FILES.markdown), formatTable(results.rows, SUMMARY_COLUMNS, 'md'));
 }
 
 async function runOne(combination: Combination, options: RunOptions): Promise<ResultRow> {

@@ -1,4 +1,4 @@
-import { summaryTable, type RunResults } from '@headbench/core';
+import { formatCell, SUMMARY_COLUMNS, type RunResults } from '@headbench/core';
 import { accuracyVersusParams, learningCurves, stepTimeBars, type Chart } from './charts.js';
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -14,7 +14,6 @@ export function reportCharts(results: RunResults): Chart[] {
 
 /** A self-contained page: inline SVG charts and CSS, no scripts, no network. */
 export function renderHtml(results: RunResults, title = 'headbench results'): string {
-  const table = summaryTable(results.rows);
   const env = results.environment;
   const charts = reportCharts(results);
   return `<!doctype html>
@@ -37,9 +36,9 @@ dl { display: grid; grid-template-columns: max-content auto; gap: 0.2rem 1rem; f
 <p>${results.rows.length} combinations, updated ${escape(results.updatedAt)}. Dataset: ${escape(results.rows[0]?.dataset ?? 'none')}.</p>
 <h2>Summary</h2>
 <table id="summary">
-<thead><tr>${table.columns.map((c) => `<th>${escape(c)}</th>`).join('')}</tr></thead>
+<thead><tr>${SUMMARY_COLUMNS.map((c) => `<th>${escape(c.title)}</th>`).join('')}</tr></thead>
 <tbody>
-${table.rows.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('\n')}
+${results.rows.map((r) => `<tr>${SUMMARY_COLUMNS.map((c) => `<td>${escape(formatCell(c.value(r)))}</td>`).join('')}</tr>`).join('\n')}
 </tbody>
 </table>
 <h2>Charts</h2>

@@ -1,4 +1,4 @@
-import { summaryTable, toMarkdown, type RunResults } from '@headbench/core';
+import { formatTable, SUMMARY_COLUMNS, type RunResults } from '@headbench/core';
 
 /** The summary for a CI job summary (`$GITHUB_STEP_SUMMARY`): the table and the environment in one line. */
 export function renderMarkdown(results: RunResults, title = 'headbench results'): string {
@@ -6,7 +6,7 @@ export function renderMarkdown(results: RunResults, title = 'headbench results')
   const lines = [
     `## ${title}`,
     '',
-    toMarkdown(summaryTable(results.rows)),
+    formatTable(results.rows, SUMMARY_COLUMNS, 'md'),
     `${env.cpu}, ${env.cores} cores; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow} (${env.backend})`,
     '',
   ];

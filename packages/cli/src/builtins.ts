@@ -1,0 +1,15 @@
+import { mobilenetv2 } from '@headbench/backbones';
+import type { PluginRegistry } from '@headbench/core';
+import { flatten } from '@headbench/heads-flatten';
+import { gap } from '@headbench/heads-gap';
+
+/** The plugins every run can name without `--plugin`, with the package each comes from. */
+export const BUILTINS = [
+  [mobilenetv2, '@headbench/backbones'],
+  [gap, '@headbench/heads-gap'],
+  [flatten, '@headbench/heads-flatten'],
+] as const;
+
+export function registerBuiltins(registry: PluginRegistry): void {
+  for (const [factory, source] of BUILTINS) registry.register(factory, source);
+}

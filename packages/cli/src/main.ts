@@ -1,0 +1,107 @@
+import { createRequire } from 'node:module';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+// The formats of @headbench/core's formatTable, repeated so that --help does not load TensorFlow.
+const FORMATS = ['md', 'csv', 'json'] as const;
+
+// Only commander is imported up front: `--help` and usage mistakes answer without loading
+// TensorFlow (about a second). Commands import their modules when they run.
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+/** A command's modules did not load: a broken install or runtime, not a bug in headbench. */
+class SetupError extends Error {
+  override name = 'SetupError';
+}
+
+async function load<M>(importer: () => Promise<M>): Promise<M> {
+  try {
+    return await importer();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const missing = (error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND';
+    throw new SetupError(missing ? `${message}; run npm install (or npm run build) first` : message, { cause: error });
+  }
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function integer(min: number) {
+  return (text: string) => {
+    const n = Number(text);
+    if (!/^\s*\d+\s*$/.test(text) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+
+export function createProgram(): Command {
+  const program = new Command('headbench')
+    .description('Benchmark image-classification heads on pretrained backbones.')
+    .version(version)
+    .option('--config <file>', 'config file (default: headbench.config.js or .mjs in the current directory)')
+    .option('--plugin <package>', 'load a plugin package or module file; repeatable', collect)
+    .option('--verbose', 'show stack traces of errors')
+    // main() reports errors, as one line; set before the commands so that they inherit it.
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+
+  program
+    .command('params')
+    .description('print the parameter counts of every backbone x head, without training')
+    .option('--backbone <spec>', 'backbone, as name or name:key=value,...; repeatable (default: mobilenetv2)', collect)
+    .option('--head <spec>', 'head, as name or name:key=value,...; repeatable (default: gap and flatten)', collect)
+    .option('--input-size <pixels>', 'square input size (default: 224)', integer(1))
+    .option('--classes <n>', 'number of classes', integer(2))
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('md'))
+    .action(async (_options: unknown, command: Command) => {
+      const { runParams } = await load(() => import('./commands/params.js'));
+      process.stdout.write(await runParams(command.optsWithGlobals(), process.cwd()));
+    });
+
+  return program;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+}
+
+function stacks(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined; e = e instanceof Error ? e.cause : undefined) {
+    parts.push(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  }
+  return parts.join('\nCaused by: ');
+}
+
+/** Writes the error for people and returns the exit code: 2 for usage errors, 1 otherwise. */
+export function report(error: unknown, verbose: boolean, write: (text: string) => void): number {
+  if (error instanceof CommanderError) {
+    // Help and --version arrive here too, with exit code 0 and nothing left to print.
+    if (error.exitCode === 0) return 0;
+    // Bare `headbench` has printed its help already.
+    if (error.code !== 'commander.help') write(`headbench: ${oneLine(error.message)}\n`);
+    return 2;
+  }
+  // By name, not instanceof: a plugin may bring its own copy of @headbench/core.
+  if (error instanceof Error && error.name === 'UsageError') {
+    write(`headbench: ${oneLine(error.message)}\n${verbose ? `${stacks(error)}\n` : ''}`);
+    return 2;
+  }
+  if (error instanceof SetupError) {
+    write(`headbench: ${error.message}\n${verbose ? `${stacks(error)}\n` : ''}`);
+    return 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  write(`headbench: ${message}\n${verbose ? `${stacks(error)}\n` : ''}(this is a bug, please report it with --verbose output)\n`);
+  return 1;
+}
+
+/** Runs the command line `argv` (without node and the script) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    // Checked in argv as well: a parse error leaves the options unparsed.
+    return report(error, argv.includes('--verbose'), (text) => process.stderr.write(text));
+  }
+}
