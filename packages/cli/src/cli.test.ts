@@ -1,51 +1,17 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-// The command as users run it: the built package, in a child process.
-const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const bin = path.join(cliDir, 'bin', 'headbench.js');
-const packagesDir = path.dirname(cliDir);
+import { buildCli, cliDir, headbench, packagesDir, type Result } from './testing/cli.js';
 
 interface Row { alpha: number; size: number; head: string; classes: number; headParams: number; total: number; trainable: number; nonTrainable: number; frozen: { total: number; trainable: number; nonTrainable: number } }
 const keras = JSON.parse(readFileSync(path.join(packagesDir, 'backbones/fixtures/keras/params.json'), 'utf8')) as { heads: Row[] };
 
-// libtensorflow 2.21 (the pip wheel's) logs two lines through absl as it loads, whatever
-// TF_CPP_MIN_LOG_LEVEL says; they are TensorFlow's, not the CLI's, so they are set aside here.
-const TF_NOTICES = [/^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$/, /^I\d{4} [\d:.]+ +\d+ port\.cc:\d+\] oneDNN custom operations are on/];
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  /** stderr's lines without TensorFlow's. */
-  errors: string[];
-}
-
-// Asynchronous, so that a test can run several (each spends about a second loading TensorFlow).
-function headbench(args: readonly string[], cwd = cliDir): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => {
-      const errors = stderr.split('\n').filter((l) => l !== '' && !TF_NOTICES.some((re) => re.test(l)));
-      resolve({ status, stdout, stderr, errors });
-    });
-  });
-}
-
 let tmp: string;
 
 beforeAll(() => {
-  execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-b'], { cwd: cliDir, stdio: 'pipe' });
+  buildCli();
   tmp = mkdtempSync(path.join(os.tmpdir(), 'headbench-cli-'));
   // A project of a user's: its node_modules hold headbench and a plugin package.
   mkdirSync(path.join(tmp, 'node_modules/@headbench'), { recursive: true });

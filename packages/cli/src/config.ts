@@ -18,8 +18,20 @@ export interface HeadbenchConfig {
   seeds?: number[];
   /** Square input size in pixels. */
   inputSize?: number;
-  /** Number of classes; head sizes grow with it. */
+  /** Number of classes; head sizes grow with it (params, and the synthetic dataset). */
   classes?: number;
+  /** A named preset that `run` starts from (`default`, `seed`); the fields here override it. */
+  preset?: string;
+  /** Training images as `<dir>/<class>/<image>`. */
+  train?: string;
+  /** Validation images, with the same class folders as `train`. */
+  val?: string;
+  /** Instead of `val`: the fraction of `train` held out, chosen with the seed. */
+  valSplit?: number;
+  epochs?: number;
+  batchSize?: number;
+  /** SGD momentum (0, plain SGD, as in the seed experiment). */
+  momentum?: number;
 }
 
 /** Types a config file; returns it unchanged. */
@@ -43,6 +55,13 @@ const FIELDS: Record<keyof HeadbenchConfig, { check(v: unknown): boolean; expect
   seeds: { check: listOf(isInteger), expected: 'a non-empty array of integers' },
   inputSize: { check: (v) => isInteger(v) && v > 0, expected: 'a positive integer' },
   classes: { check: (v) => isInteger(v) && v >= 2, expected: 'an integer >= 2' },
+  preset: { check: (v) => typeof v === 'string', expected: 'a preset name' },
+  train: { check: (v) => typeof v === 'string', expected: 'a folder path' },
+  val: { check: (v) => typeof v === 'string', expected: 'a folder path' },
+  valSplit: { check: (v) => typeof v === 'number' && v > 0 && v < 1, expected: 'a fraction between 0 and 1' },
+  epochs: { check: (v) => isInteger(v) && v >= 1, expected: 'a positive integer' },
+  batchSize: { check: (v) => isInteger(v) && v >= 1, expected: 'a positive integer' },
+  momentum: { check: (v) => typeof v === 'number' && v >= 0 && v < 1, expected: 'a number in [0, 1)' },
 };
 
 export interface LoadedConfig {

@@ -33,6 +33,28 @@ function integer(min: number) {
   };
 }
 
+function positive(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+}
+
+function fraction(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !(n > 0 && n < 1)) throw new InvalidArgumentError('expected a fraction between 0 and 1, e.g. 0.2');
+  return n;
+}
+
+function fraction0(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1), e.g. 0.9');
+  return n;
+}
+
+function collectNumbers(parse: (text: string) => number) {
+  return (value: string, previous: number[] = []) => [...previous, parse(value)];
+}
+
 export function createProgram(): Command {
   const program = new Command('headbench')
     .description('Benchmark image-classification heads on pretrained backbones.')
@@ -55,6 +77,47 @@ export function createProgram(): Command {
     .action(async (_options: unknown, command: Command) => {
       const { runParams } = await load(() => import('./commands/params.js'));
       process.stdout.write(await runParams(command.optsWithGlobals(), process.cwd()));
+    });
+
+  program
+    .command('run')
+    .description('train every backbone x head x lr x seed combination and report accuracy, parameters and step time')
+    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes) or seed (the original experiment at full size, on your --train/--val)').default(undefined, 'default'))
+    .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: the preset\'s)', collect)
+    .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: the preset\'s, gap and flatten)', collect)
+    .option('--lr <rate>', 'learning rate; repeatable (default: the preset\'s, 0.1 and 0.01)', collectNumbers(positive))
+    .option('--seed <n>', 'seed for initialisation and data order; repeatable (default: 1)', collectNumbers(integer(0)))
+    .option('--train <dir>', 'training images as <dir>/<class>/<image> (default: the preset\'s; the bundled flowers-mini)')
+    .option('--val <dir>', 'validation images with the same class folders as --train')
+    .option('--val-split <fraction>', 'instead of --val: hold out this fraction of --train, chosen with the first seed', fraction)
+    .addOption(new Option('--dataset <name>', 'a built-in dataset instead of image folders').choices(['synthetic']))
+    .option('--classes <n>', 'classes of --dataset synthetic (default: 3)', integer(2))
+    .option('--images-per-class <n>', 'training images per class of --dataset synthetic; val gets half (default: 24)', integer(1))
+    .option('--epochs <n>', 'epochs per combination (default: the preset\'s; 5)', integer(1))
+    .option('--batch-size <n>', 'images per training step (default: 32)', integer(1))
+    .option('--input-size <pixels>', 'square input size (default: the preset\'s; 96 for default, 224 for seed)', integer(1))
+    .option('--momentum <m>', 'SGD momentum (default: 0, plain SGD as in the seed experiment)', fraction0)
+    .option('--diverge-loss <loss>', 'a training loss above this (or NaN) marks the combination diverged and stops it (default: 1000)', positive)
+    .option('--out <dir>', 'folder for results.json, results.csv and summary.md (default: headbench-results/<preset>-<time>)')
+    .option('--resume', 'continue the run in --out: finished combinations are kept and skipped')
+    .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the plan (for several machines; join with headbench merge)')
+    .option('--no-bench', 'skip the tinybench timings (train step, inference at batch size and 1) after each combination')
+    .option('--quiet', 'no progress output; the table is still printed')
+    .action(async (_options: unknown, command: Command) => {
+      const { runCommand } = await load(() => import('./commands/run.js'));
+      const outcome = await runCommand(command.optsWithGlobals(), process.cwd());
+      process.stdout.write(`${outcome.table}\nresults: ${outcome.outDir}\n`);
+      process.exitCode = outcome.exitCode;
+    });
+
+  program
+    .command('merge')
+    .description('join the results of shards (--shard i/n) of one plan')
+    .argument('<results...>', 'results.json files, or the --out folders of the shards')
+    .requiredOption('--out <dir>', 'folder for the merged results.json, results.csv and summary.md')
+    .action(async (files: string[], options: { out: string }) => {
+      const { mergeCommand } = await load(() => import('./commands/merge.js'));
+      process.stdout.write(mergeCommand(files, options.out, process.cwd()));
     });
 
   return program;
@@ -99,7 +162,8 @@ export function report(error: unknown, verbose: boolean, write: (text: string) =
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await createProgram().parseAsync(argv, { from: 'user' });
-    return 0;
+    // A command that finished with failures (run's error rows) has set the code.
+    return Number(process.exitCode ?? 0);
   } catch (error) {
     // Checked in argv as well: a parse error leaves the options unparsed.
     return report(error, argv.includes('--verbose'), (text) => process.stderr.write(text));

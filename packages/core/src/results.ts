@@ -7,6 +7,7 @@ import type { ParamCounts } from './compose.js';
 import type { Combination } from './planner.js';
 import type { EpochMetrics } from './trainer.js';
 import type { SkippedFile } from './data/dataset.js';
+import type { ModelBench } from './bench.js';
 
 export const RESULTS_SCHEMA = 'headbench/results';
 export const RESULTS_SCHEMA_VERSION = 1;
@@ -69,6 +70,10 @@ export interface ResultRow extends Omit<Combination, 'index'> {
   divergedAt?: { epoch: number; step: number; loss: number };
   stepTime?: { coldMs: number; medianMs: number; p90Ms: number; samples: number; imagesPerSecond: number; samplesMs: number[] };
   tensors?: { afterFirstStep: number; afterLastStep: number; leaked: number };
+  /** tinybench timings of the trained model: train step, inference at the batch size and at 1. */
+  bench?: ModelBench;
+  /** Why the timings after training failed (the row's training results stand). */
+  benchError?: string;
   skippedFiles: number;
   seconds: number;
   finishedAt: string;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { tf } from './runtime.js';
-import { composeModel } from './compose.js';
+import { composeModel, type ComposedModel } from './compose.js';
 import type { ImageDataset } from './data/dataset.js';
 import { UsageError } from './errors.js';
 import { formatSpecifier } from './options.js';
@@ -20,7 +20,8 @@ import {
 import { median, quantile } from './stats.js';
 import { SUMMARY_COLUMNS } from './summary.js';
 import { formatTable } from './table.js';
-import type { Trainer, TrainProgress } from './trainer.js';
+import type { Trainer, TrainOutcome, TrainProgress } from './trainer.js';
+import type { ModelBench } from './bench.js';
 
 export interface RunSettings {
   inputSize: number;
@@ -48,6 +49,8 @@ export interface RunOptions extends RunSettings {
   /** Recorded in results.json; `--resume` refuses a folder written with different settings. */
   config: Record<string, unknown>;
   onEvent?: (event: RunEvent) => void;
+  /** Timings taken on each trained model before it is disposed (`headbench run` uses benchModel). */
+  afterTraining?: (model: tf.LayersModel, row: ResultRow) => Promise<ModelBench>;
 }
 
 export const RESULT_FILES = { json: 'results.json', csv: 'results.csv', markdown: 'summary.md' } as const;
@@ -124,34 +127,15 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
         onProgress: (progress) => options.onEvent?.({ type: 'train', combination, progress }),
       },
     );
-    const vals = outcome.history.map((h) => h.valAccuracy);
-    const last = outcome.history.at(-1);
-    const samples = outcome.stepMs.samples;
-    const medianMs = median(samples);
-    return {
-      ...base,
-      status: outcome.status,
-      weights: composed.backbone.weights,
-      featureShape: [...composed.featureShape],
-      params: composed.params,
-      history: outcome.history,
-      finalValAccuracy: last?.valAccuracy ?? null,
-      bestValAccuracy: vals.length ? Math.max(...vals) : null,
-      finalValLoss: last?.valLoss ?? null,
-      trainAccuracyInference: outcome.trainInference?.accuracy ?? null,
-      ...(outcome.divergedAt ? { divergedAt: outcome.divergedAt } : {}),
-      stepTime: {
-        coldMs: outcome.stepMs.cold,
-        medianMs,
-        p90Ms: quantile(samples, 0.9),
-        samples: samples.length,
-        imagesPerSecond: samples.length ? options.batchSize / (medianMs / 1000) : Number.NaN,
-        samplesMs: samples.map((s) => Math.round(s * 100) / 100),
-      },
-      tensors: { ...outcome.tensors, leaked: outcome.tensors.afterLastStep - outcome.tensors.afterFirstStep },
-      seconds: (performance.now() - started) / 1000,
-      finishedAt: new Date().toISOString(),
-    };
+    const row = finishRow(base, composed, outcome, options, started);
+    if (options.afterTraining && row.status === 'ok') {
+      try {
+        row.bench = await options.afterTraining(model, row);
+      } catch (error) {
+        row.benchError = oneLine(error);
+      }
+    }
+    return row;
   } catch (error) {
     // A data or settings problem is the user's to fix before anything trains; stop the run.
     if (error instanceof UsageError) throw error;
@@ -159,6 +143,39 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
   } finally {
     model?.dispose();
   }
+}
+
+type RowBase = Omit<ResultRow, 'status' | 'seconds' | 'finishedAt'>;
+
+function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome, options: RunOptions, started: number): ResultRow {
+  const vals = outcome.history.map((h) => h.valAccuracy);
+  const last = outcome.history.at(-1);
+  const samples = outcome.stepMs.samples;
+  const medianMs = median(samples);
+  return {
+    ...base,
+    status: outcome.status,
+    weights: composed.backbone.weights,
+    featureShape: [...composed.featureShape],
+    params: composed.params,
+    history: outcome.history,
+    finalValAccuracy: last?.valAccuracy ?? null,
+    bestValAccuracy: vals.length ? Math.max(...vals) : null,
+    finalValLoss: last?.valLoss ?? null,
+    trainAccuracyInference: outcome.trainInference?.accuracy ?? null,
+    ...(outcome.divergedAt ? { divergedAt: outcome.divergedAt } : {}),
+    stepTime: {
+      coldMs: outcome.stepMs.cold,
+      medianMs,
+      p90Ms: quantile(samples, 0.9),
+      samples: samples.length,
+      imagesPerSecond: samples.length ? options.batchSize / (medianMs / 1000) : Number.NaN,
+      samplesMs: samples.map((s) => Math.round(s * 100) / 100),
+    },
+    tensors: { ...outcome.tensors, leaked: outcome.tensors.afterLastStep - outcome.tensors.afterFirstStep },
+    seconds: (performance.now() - started) / 1000,
+    finishedAt: new Date().toISOString(),
+  };
 }
 
 /**

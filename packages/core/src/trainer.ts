@@ -57,6 +57,13 @@ export interface Trainer {
   fit(model: tf.LayersModel, data: TrainData, options: TrainOptions): Promise<TrainOutcome>;
 }
 
+/**
+ * tfjs-node's `data()` resolves at once, so a training loop of awaits never reaches the event
+ * loop: Ctrl-C, timers and progress redraws would wait until the whole run ends. One
+ * setImmediate per step lets them in, for microseconds.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function batchOf(data: TrainData, split: LabeledImages, indices: Int32Array): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return tf.tidy(() => {
     const idx = tf.tensor1d(indices, 'int32');
@@ -82,6 +89,7 @@ export async function evaluate(model: tf.LayersModel, data: TrainData, split: La
     lossSum += (await (l as tf.Tensor).data())[0] as number;
     correct += (await (c as tf.Tensor).data())[0] as number;
     tf.dispose([x, y, l as tf.Tensor, c as tf.Tensor]);
+    await yieldToEventLoop();
   }
   return { loss: lossSum / n, accuracy: correct / n };
 }
@@ -163,6 +171,7 @@ export function sgdTrainer(): Trainer {
             lossSum += value * indices.length;
             correct += hits;
             onProgress?.({ type: 'step', epoch, epochs, step, steps, loss: value });
+            await yieldToEventLoop();
             if (!Number.isFinite(value) || value > divergenceLoss) {
               divergedAt = { epoch, step, loss: value };
               break;

@@ -1,0 +1,146 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunResults } from '@headbench/core';
+import { FLOWERS_MINI } from '../presets.js';
+import { buildCli, headbench } from '../testing/cli.js';
+
+let tmp: string;
+beforeAll(() => {
+  buildCli();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-run-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const results = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResults;
+
+// A random-weight MobileNetV2 at 32x32 on the synthetic dataset: seconds per combination.
+const SMALL = ['--dataset', 'synthetic', '--classes', '3', '--images-per-class', '8', '--input-size', '32', '--epochs', '1', '--batch-size', '8', '--backbone', 'mobilenetv2:alpha=0.35,weights=none', '--no-bench', '--quiet'];
+
+describe('headbench run', () => {
+  it('trains on real images and beats chance clearly', async () => {
+    // The bundled flowers (5 classes, chance 0.2), ImageNet alpha 0.35, 2 epochs at 64x64.
+    const out = path.join(tmp, 'flowers');
+    const r = await headbench(['run', '--backbone', 'mobilenetv2:alpha=0.35', '--head', 'gap', '--lr', '0.01', '--input-size', '64', '--epochs', '2', '--out', out, '--quiet']);
+    expect(r.errors).toEqual([]);
+    expect(r.status).toBe(0);
+    const [row] = results(out).rows;
+    expect(row!.status).toBe('ok');
+    expect(row!.dataset).toBe(`${FLOWERS_MINI}/train + ${FLOWERS_MINI}/val`);
+    expect([row!.trainImages, row!.valImages]).toEqual([600, 200]);
+    expect(row!.finalValAccuracy).toBeGreaterThan(0.5);
+    expect(row!.weights).toMatch(/^imagenet/);
+    expect(row!.tensors!.leaked).toBe(0);
+    // The tinybench timings of the trained model.
+    expect(row!.bench!.train.samples).toBeGreaterThanOrEqual(10);
+    expect(row!.bench!.inferenceSingle.latency.p50).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/\| mobilenetv2:alpha=0\.35 \| gap +\| 0\.01 \|/);
+    expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toContain('final val acc');
+  });
+
+  it('marks a diverging combination and goes on with the others', async () => {
+    const out = path.join(tmp, 'diverge');
+    const r = await headbench(['run', ...SMALL, '--head', 'gap', '--lr', '1e9', '--lr', '0.01', '--out', out]);
+    expect(r.status).toBe(0);
+    expect(results(out).rows.map((row) => [row.lr, row.status])).toEqual([[1e9, 'diverged'], [0.01, 'ok']]);
+  });
+
+  it('turns a failing plugin into an error row, finishes the rest and exits 1', async () => {
+    const plugin = path.join(tmp, 'broken-head.mjs');
+    fs.writeFileSync(plugin, "export default () => ({ meta: { name: 'broken', version: '0.0.1', kind: 'head' }, schema: {}, options: {}, build() { throw new Error('kaboom'); } });");
+    const out = path.join(tmp, 'error-row');
+    const r = await headbench(['run', ...SMALL, '--plugin', plugin, '--head', 'broken', '--head', 'gap', '--lr', '0.01', '--out', out]);
+    expect(r.status).toBe(1);
+    expect(results(out).rows.map((row) => [row.head, row.status, row.error ?? ''])).toEqual([['broken', 'error', 'kaboom'], ['gap', 'ok', '']]);
+  });
+
+  it('keeps finished rows when interrupted, and --resume runs only the rest', async () => {
+    const out = path.join(tmp, 'interrupted');
+    const args = ['run', ...SMALL, '--head', 'gap', '--lr', '0.01', '--seed', '1', '--seed', '2', '--seed', '3', '--seed', '4', '--out', out];
+    const first = await headbench(args, undefined, (child) => {
+      const timer = setInterval(() => {
+        if (fs.existsSync(path.join(out, 'results.json'))) {
+          clearInterval(timer);
+          child.kill('SIGINT');
+        }
+      }, 50);
+      child.on('close', () => clearInterval(timer));
+    });
+    expect(first.status).toBe(130);
+    expect(first.errors.join('\n')).toContain(`continue with --resume --out ${out}`);
+    const kept = results(out).rows.map((row) => row.id);
+    expect(kept.length).toBeGreaterThanOrEqual(1);
+    expect(kept.length).toBeLessThan(4);
+
+    const again = await headbench(args);
+    expect(again.status).toBe(2);
+    expect(again.errors).toEqual([`headbench: ${path.join(out, 'results.json')} already exists: pass --resume to continue that run, or choose another --out folder`]);
+
+    const resumed = await headbench([...args, '--resume']);
+    expect(resumed.status).toBe(0);
+    const rows = results(out).rows;
+    expect(rows.map((row) => row.seed)).toEqual([1, 2, 3, 4]);
+    // The kept rows are the same objects as before: not trained again.
+    const before = kept.length;
+    expect(rows.slice(0, before).map((row) => row.id)).toEqual(kept);
+  });
+
+  it('splits the plan into shards that merge into the whole', async () => {
+    const base = ['run', ...SMALL, '--head', 'gap', '--head', 'flatten', '--lr', '0.01', '--seed', '1', '--seed', '2'];
+    const [a, b] = await Promise.all([1, 2].map((i) => headbench([...base, '--shard', `${i}/2`, '--out', path.join(tmp, `shard${i}`)])));
+    expect([a!.status, b!.status]).toEqual([0, 0]);
+    expect(results(path.join(tmp, 'shard1')).rows).toHaveLength(2);
+    const merged = await headbench(['merge', path.join(tmp, 'shard1'), path.join(tmp, 'shard2', 'results.json'), '--out', path.join(tmp, 'merged')]);
+    expect(merged.status).toBe(0);
+    expect(results(path.join(tmp, 'merged')).rows.map((row) => `${row.head}/${row.seed}`).sort()).toEqual(['flatten/1', 'flatten/2', 'gap/1', 'gap/2']);
+  });
+
+  it('gives the same metrics for the same seed', async () => {
+    const args = ['run', ...SMALL, '--head', 'gap', '--lr', '0.05', '--epochs', '2'];
+    const [x, y] = await Promise.all(['same1', 'same2'].map((d) => headbench([...args, '--out', path.join(tmp, d)])));
+    expect([x!.status, y!.status]).toEqual([0, 0]);
+    const history = (d: string) => results(path.join(tmp, d)).rows[0]!.history.map(({ seconds: _s, ...m }) => m);
+    expect(history('same2')).toEqual(history('same1'));
+  });
+});
+
+describe('headbench run: bad data is reported before training', () => {
+  function folder(name: string, layout: Record<string, number>): string {
+    const dir = path.join(tmp, name);
+    const sample = path.join(FLOWERS_MINI, 'train', 'daisy');
+    const jpg = path.join(sample, fs.readdirSync(sample)[0]!);
+    for (const [cls, n] of Object.entries(layout)) {
+      fs.mkdirSync(path.join(dir, cls), { recursive: true });
+      for (let i = 0; i < n; i++) fs.copyFileSync(jpg, path.join(dir, cls, `${i}.jpg`));
+    }
+    return dir;
+  }
+
+  it.each([
+    ['a missing folder', () => ['--train', path.join(tmp, 'nope'), '--val-split', '0.2'], /^headbench: train folder .*nope does not exist$/],
+    ['one class', () => ['--train', folder('one', { a: 3 }), '--val-split', '0.5'], /has 1 class folder \(a\); a classification dataset needs at least two/],
+    ['an empty class', () => ['--train', folder('empty', { a: 2, b: 0 }), '--val-split', '0.5'], /class "b" in train folder .* has no images/],
+    ['val classes that differ', () => ['--train', folder('t', { a: 2, b: 2 }), '--val', folder('v', { a: 2, c: 2 })], /\(missing in val: b; only in val: c\)/],
+    ['the seed preset without data', () => ['--preset', 'seed'], /^headbench: the seed preset trains on your images: give --train <dir>/],
+    ['an unknown preset', () => ['--preset', 'nightly-x'], /^headbench: unknown preset "nightly-x"; presets: default, seed$/],
+  ])('%s', async (_what, args, message) => {
+    const r = await headbench(['run', ...args(), '--out', path.join(tmp, 'never'), '--quiet']);
+    expect(r.status).toBe(2);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatch(message);
+    expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
+  });
+
+  it('skips a file that does not decode, says so, and counts it', async () => {
+    const dir = folder('corrupt', { a: 4, b: 4 });
+    fs.writeFileSync(path.join(dir, 'b', 'broken.jpg'), 'not a jpeg');
+    const out = path.join(tmp, 'corrupt-out');
+    const r = await headbench(['run', '--input-size', '32', '--epochs', '1', '--batch-size', '4', '--backbone', 'mobilenetv2:alpha=0.35,weights=none', '--no-bench', '--train', dir, '--val-split', '0.25', '--head', 'gap', '--lr', '0.01', '--out', out]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`skipped ${path.join(dir, 'b', 'broken.jpg')}: it does not decode`);
+    const res = results(out);
+    expect(res.skippedFiles).toHaveLength(1);
+    expect(res.rows[0]!.skippedFiles).toBe(1);
+  });
+});

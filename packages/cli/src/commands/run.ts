@@ -1,0 +1,185 @@
+import path from 'node:path';
+import {
+  benchModel,
+  imageFolderDataset,
+  parseShard,
+  plan,
+  runPlan,
+  sgdTrainer,
+  shardOf,
+  syntheticDataset,
+  UsageError,
+  formatTable,
+  SUMMARY_COLUMNS,
+  type ImageDataset,
+  type PluginRegistry,
+  type RunResults,
+} from '@headbench/core';
+import { loadConfig, loadPlugins, type HeadbenchConfig } from '../config.js';
+import { PRESETS, RUN_DEFAULTS, type RunPlanSettings } from '../presets.js';
+import { createProgress, progressMode, type Progress } from '../progress.js';
+
+/** What the command line gives `headbench run`, global options included. */
+export interface RunCommandOptions {
+  preset?: string;
+  backbone?: string[];
+  head?: string[];
+  lr?: number[];
+  seed?: number[];
+  train?: string;
+  val?: string;
+  valSplit?: number;
+  dataset?: string;
+  classes?: number;
+  imagesPerClass?: number;
+  epochs?: number;
+  batchSize?: number;
+  inputSize?: number;
+  momentum?: number;
+  divergeLoss?: number;
+  out?: string;
+  quiet?: boolean;
+  resume?: boolean;
+  shard?: string;
+  bench?: boolean;
+  config?: string;
+  plugin?: string[];
+}
+
+/** Flags over the config file over the preset over the defaults, field by field. */
+export function resolveSettings(options: RunCommandOptions, config: HeadbenchConfig): RunPlanSettings & { preset: string } {
+  const presetName = options.preset ?? config.preset ?? 'default';
+  const preset = PRESETS[presetName];
+  if (!preset) throw new UsageError(`unknown preset "${presetName}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+  const p = preset.settings;
+  // A dataset given on the command line or in the config replaces the preset's as a whole.
+  const ownData = options.train ?? options.val ?? options.valSplit ?? options.dataset ?? config.train ?? config.val ?? config.valSplit;
+  const data = ownData === undefined ? { train: p.train, val: p.val, valSplit: p.valSplit } : { train: options.train ?? config.train, val: options.val ?? config.val, valSplit: options.valSplit ?? config.valSplit };
+  const settings = {
+    preset: presetName,
+    backbones: options.backbone ?? config.backbones ?? p.backbones ?? ['mobilenetv2'],
+    heads: options.head ?? config.heads ?? p.heads ?? ['gap', 'flatten'],
+    lr: options.lr ?? config.lr ?? p.lr ?? [0.01],
+    seeds: options.seed ?? config.seeds ?? p.seeds ?? [...RUN_DEFAULTS.seeds],
+    inputSize: options.inputSize ?? config.inputSize ?? p.inputSize ?? 224,
+    epochs: options.epochs ?? config.epochs ?? p.epochs ?? RUN_DEFAULTS.epochs,
+    batchSize: options.batchSize ?? config.batchSize ?? p.batchSize ?? RUN_DEFAULTS.batchSize,
+    momentum: options.momentum ?? config.momentum ?? p.momentum ?? RUN_DEFAULTS.momentum,
+    ...(options.dataset === 'synthetic' ? {} : data),
+  };
+  const missing = preset.requires?.({ ...settings, ...(options.dataset ? { dataset: options.dataset } : {}) });
+  if (missing) throw new UsageError(missing);
+  return settings;
+}
+
+function openDataset(settings: RunPlanSettings, options: RunCommandOptions, config: HeadbenchConfig, note: (line: string) => void): ImageDataset {
+  if (options.dataset !== undefined && options.dataset !== 'synthetic') {
+    throw new UsageError(`--dataset ${options.dataset}: the only named dataset is "synthetic"; give image folders with --train and --val`);
+  }
+  if (options.dataset === 'synthetic') {
+    const classes = options.classes ?? config.classes ?? 3;
+    const perClass = options.imagesPerClass ?? 24;
+    return syntheticDataset({ classes, trainPerClass: perClass, valPerClass: Math.max(1, Math.round(perClass / 2)), seed: settings.seeds[0] ?? 1 });
+  }
+  if (!settings.train) throw new UsageError('give a dataset: --train <dir> with --val <dir> or --val-split <fraction>, or --dataset synthetic');
+  return imageFolderDataset({
+    train: settings.train,
+    ...(settings.val !== undefined ? { val: settings.val } : {}),
+    ...(settings.valSplit !== undefined ? { valSplit: settings.valSplit } : {}),
+    seed: settings.seeds[0] ?? 1,
+    onSkip: (s) => note(`skipped ${s.file}: it does not decode (${s.reason}); the run goes on without it and counts it in the results`),
+  });
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+/** Checks every plugin specifier and the input size before anything is decoded or trained. */
+function checkPlugins(registry: PluginRegistry, settings: RunPlanSettings): void {
+  for (const spec of settings.backbones) registry.create('backbone', spec).featureShape(settings.inputSize);
+  for (const spec of settings.heads) registry.create('head', spec);
+}
+
+export interface RunOutcome {
+  results: RunResults;
+  outDir: string;
+  /** The table for the terminal. */
+  table: string;
+  exitCode: number;
+}
+
+export async function runCommand(options: RunCommandOptions, cwd: string): Promise<RunOutcome> {
+  const loaded = await loadConfig(cwd, options.config);
+  const { config } = loaded;
+  const settings = resolveSettings(options, config);
+  const registry = await loadPlugins(loaded, options.plugin ?? [], cwd);
+  checkPlugins(registry, settings);
+  let combinations = plan({ backbones: settings.backbones, heads: settings.heads, learningRates: settings.lr, seeds: settings.seeds });
+  const shard = options.shard ? parseShard(options.shard) : undefined;
+  if (shard) combinations = shardOf(combinations, shard);
+  if (options.resume && !options.out) throw new UsageError('--resume needs the --out folder of the run to continue');
+  const outDir = path.resolve(cwd, options.out ?? path.join('headbench-results', `${settings.preset}-${timestamp()}${shard ? `-shard${shard.index}of${shard.count}` : ''}`));
+
+  const mode = progressMode(options.quiet ?? false);
+  // Files that do not decode are reported while decoding, through the progress display.
+  let progress: Progress | undefined;
+  const dataset = openDataset(settings, options, config, (line) => progress?.note(line));
+  try {
+    const stepsPerCombination = settings.epochs * Math.ceil(dataset.trainCount / settings.batchSize);
+    progress = createProgress(mode, stepsPerCombination);
+    progress.note(
+      `headbench run: ${combinations.length} combinations (preset ${settings.preset}${shard ? `, shard ${shard.index}/${shard.count}` : ''}) on ${dataset.name}: ` +
+        `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val images at ${settings.inputSize}x${settings.inputSize}; decoding images`,
+    );
+    // Decoding errors and empty classes surface here, before any training.
+    await dataset.load(settings.inputSize);
+    const onSigint = () => {
+      progress?.stop();
+      process.stderr.write(`\ninterrupted: every finished combination is in ${path.join(outDir, 'results.json')}; continue with --resume --out ${outDir}\n`);
+      process.exit(130);
+    };
+    process.once('SIGINT', onSigint);
+    const bench = options.bench !== false;
+    let results: RunResults;
+    try {
+      results = await runPlan({
+        combinations,
+        registry,
+        dataset,
+        trainer: sgdTrainer(),
+        outDir,
+        resume: options.resume ?? false,
+        config: {
+          preset: settings.preset,
+          dataset: dataset.name,
+          inputSize: settings.inputSize,
+          epochs: settings.epochs,
+          batchSize: settings.batchSize,
+          momentum: settings.momentum,
+          shard: shard ? `${shard.index}/${shard.count}` : null,
+          bench,
+        },
+        inputSize: settings.inputSize,
+        epochs: settings.epochs,
+        batchSize: settings.batchSize,
+        momentum: settings.momentum,
+        divergenceLoss: options.divergeLoss ?? RUN_DEFAULTS.divergenceLoss,
+        ...(bench
+          ? {
+              afterTraining: (model, row) =>
+                benchModel(model, { inputSize: settings.inputSize, classes: row.classes, batchSize: settings.batchSize, lr: row.lr, seed: row.seed, minSamples: 10, minTimeMs: 0 }),
+            }
+          : {}),
+        onEvent: (e) => progress?.onEvent(e),
+      });
+    } finally {
+      progress.stop();
+      process.removeListener('SIGINT', onSigint);
+    }
+    const errors = results.rows.filter((r) => r.status === 'error').length;
+    return { results, outDir, table: formatTable(results.rows, SUMMARY_COLUMNS, 'md'), exitCode: errors ? 1 : 0 };
+  } finally {
+    dataset.dispose();
+  }
+}

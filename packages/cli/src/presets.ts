@@ -1,0 +1,54 @@
+import { fileURLToPath } from 'node:url';
+
+/** The flowers kept in this package: 5 classes, 600 train and 200 val images, 128x128, CC-BY 2.0. */
+export const FLOWERS_MINI = fileURLToPath(new URL('../datasets/flowers-mini', import.meta.url));
+
+/** Everything a run can be told; a preset fills some of it, the config file and flags the rest. */
+export interface RunPlanSettings {
+  backbones: string[];
+  heads: string[];
+  lr: number[];
+  seeds: number[];
+  inputSize: number;
+  epochs: number;
+  batchSize: number;
+  momentum: number;
+  train?: string;
+  val?: string;
+  valSplit?: number;
+}
+
+export interface Preset {
+  description: string;
+  settings: Partial<RunPlanSettings>;
+  /** Said when the preset cannot run as given (it needs a dataset path, say). */
+  requires?: (s: Partial<RunPlanSettings> & { dataset?: string }) => string | undefined;
+}
+
+export const PRESETS: Record<string, Preset> = {
+  default: {
+    description:
+      'the seed experiment in a few minutes: MobileNetV2 alpha 0.35 (ImageNet), GAP vs Flatten, lr 0.1 and 0.01, 5 epochs at 96x96 on the bundled flowers-mini (600 train / 200 val)',
+    settings: {
+      backbones: ['mobilenetv2:alpha=0.35'],
+      heads: ['gap', 'flatten'],
+      lr: [0.1, 0.01],
+      seeds: [1],
+      inputSize: 96,
+      epochs: 5,
+      batchSize: 32,
+      train: `${FLOWERS_MINI}/train`,
+      val: `${FLOWERS_MINI}/val`,
+    },
+  },
+  seed: {
+    description:
+      'the original experiment at full size: MobileNetV2 alpha 1.0 (ImageNet), 224x224, batch 32, GAP and Flatten, lr 0.1 and 0.01, 10 epochs, on your dataset (--train and --val, or --val-split)',
+    settings: { backbones: ['mobilenetv2'], heads: ['gap', 'flatten'], lr: [0.1, 0.01], seeds: [1], inputSize: 224, epochs: 10, batchSize: 32 },
+    requires: (s) =>
+      s.train || s.dataset === 'synthetic' ? undefined : 'the seed preset trains on your images: give --train <dir> with --val <dir> or --val-split <fraction>',
+  },
+};
+
+/** Defaults under every preset. */
+export const RUN_DEFAULTS = { seeds: [1], momentum: 0, epochs: 5, batchSize: 32, divergenceLoss: 1000 } as const;
