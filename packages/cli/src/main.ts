@@ -120,6 +120,65 @@ export function createProgram(): Command {
       process.stdout.write(mergeCommand(files, options.out, process.cwd()));
     });
 
+  program
+    .command('bench')
+    .description('time the training step and inference of every backbone x head with tinybench, on random input (no dataset)')
+    .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: mobilenetv2)', collect)
+    .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: gap and flatten)', collect)
+    .option('--input-size <pixels>', 'square input size (default: 224)', integer(1))
+    .option('--batch-size <n>', 'images per training step and per inference call (default: 32)', integer(1), 32)
+    .option('--classes <n>', 'number of classes of the head (default: 5)', integer(2), 5)
+    .option('--lr <rate>', 'SGD learning rate of the timed step (default: 0.01)', positive, 0.01)
+    .option('--seed <n>', 'seed of initialisation and input (default: 1)', integer(0), 1)
+    .option('--min-samples <n>', 'fewest timed calls per task, after warm-up (default: 10)', integer(2), 10)
+    .option('--min-time <ms>', 'time each task at least this long (default: 2000)', integer(0), 2000)
+    .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('md'))
+    .option('--quiet', 'no progress lines')
+    .action(async (_options: unknown, command: Command) => {
+      const { runBench } = await load(() => import('./commands/bench.js'));
+      const options = command.optsWithGlobals<import('./commands/bench.js').BenchOptions>();
+      const log = (line: string) => void (options.quiet || process.stderr.write(`${line}\n`));
+      process.stdout.write((await runBench(options, process.cwd(), log)).text);
+    });
+
+  program
+    .command('report')
+    .description('write a self-contained HTML report (learning curves, accuracy vs parameters, step times) and print the Markdown summary')
+    .argument('<results>', 'a results.json, or a run\'s --out folder')
+    .option('--out <file>', 'the HTML file (default: report.html beside results.json)')
+    .option('--markdown <file>', 'also write the Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY)')
+    .option('--title <text>', 'the page title')
+    .action(async (input: string, options: { out?: string; markdown?: string; title?: string }) => {
+      const { reportCommand } = await load(() => import('./commands/report.js'));
+      process.stdout.write(reportCommand(input, options, process.cwd()));
+    });
+
+  program
+    .command('compare')
+    .description('compare current results with a baseline: exit 1 on a regression beyond both its threshold and the measured noise, or a missing combination')
+    .argument('<baseline>', 'the baseline results.json or run folder')
+    .argument('<current>', 'the current results.json or run folder')
+    .option('--step-time <fraction>', 'flag a median train step slower by more than this fraction (default: 0.10)', positive, 0.1)
+    .option('--accuracy <points>', 'flag a final val accuracy lower by more than this, in [0, 1] (default: 0.02)', positive, 0.02)
+    .addOption(new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'))
+    .action(async (baseline: string, current: string, options: { stepTime: number; accuracy: number; format: 'md' | 'json' }) => {
+      const { compareCommand } = await load(() => import('./commands/compare.js'));
+      const outcome = compareCommand(baseline, current, options, process.cwd());
+      process.stdout.write(outcome.text);
+      process.exitCode = outcome.exitCode;
+    });
+
+  program
+    .command('export')
+    .description("write results in another tool's format: gab = github-action-benchmark's customSmallerIsBetter and customBiggerIsBetter JSON")
+    .argument('<results>', 'a results.json, or a run\'s --out folder')
+    .addOption(new Option('--format <format>', 'the target format').choices(['gab']).default('gab'))
+    .requiredOption('--out <dir>', 'folder for smaller-is-better.json and bigger-is-better.json')
+    .action(async (input: string, options: { out: string }) => {
+      const { exportGab } = await load(() => import('./commands/export.js'));
+      process.stdout.write(exportGab(input, options.out, process.cwd()));
+    });
+
   return program;
 }
 

@@ -58,3 +58,4 @@ export { multiplyAdds } from './multiply-adds.js';
 export { createTrainStep, sgdOptimizer, type TrainStep } from './trainer.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';
+export { toGab, type GabEntry } from './gab.js';

@@ -17,6 +17,8 @@ export interface Environment {
   tfjsNode: string;
   libtensorflow: string;
   backend: string;
+  /** Whether ReLU6 and training BatchNorm ran on TensorFlow's fused kernels (see accelerate.ts). */
+  accelerated: boolean;
   platform: string;
   cpu: string;
   cores: number;
@@ -33,6 +35,7 @@ export function environment(): Environment {
     tfjsNode: info.tfjsNode,
     libtensorflow: info.libtensorflow,
     backend: info.backend,
+    accelerated: info.accelerated,
     platform: `${process.platform}-${process.arch}`,
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
     cores: os.cpus().length,

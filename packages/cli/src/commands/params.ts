@@ -1,4 +1,5 @@
-import { composeModel, formatSpecifier, parseSpecifier, UsageError, type BackbonePlugin, type FeatureShape, type HeadPlugin, type ParamCounts, type PluginKind, type PluginRegistry } from '@headbench/core';
+import { composeModel, UsageError, type FeatureShape, type ParamCounts, type PluginRegistry } from '@headbench/core';
+import { canonical, unique, withoutWeights } from '../specifiers.js';
 import { DEFAULTS, loadConfig, loadPlugins } from '../config.js';
 import { formatTable, type Column, type Format } from '@headbench/core';
 
@@ -19,34 +20,10 @@ export interface ParamsRow {
   params: ParamCounts;
 }
 
-function canonical(registry: PluginRegistry, kind: PluginKind, plugin: BackbonePlugin | HeadPlugin): string {
-  const defaults = registry.create(kind, plugin.meta.name).options;
-  return formatSpecifier(plugin.meta.name, plugin.options, defaults);
-}
-
-// Counting needs the graph, not the weights: `weights=none` keeps any path or download from
-// being read. The label keeps what the user asked for.
-function forCounting(registry: PluginRegistry, specifier: string): { label: string; plugin: BackbonePlugin } {
-  const asked = registry.create('backbone', specifier);
-  const label = canonical(registry, 'backbone', asked);
-  if (!('weights' in asked.schema) || asked.options['weights'] === 'none') return { label, plugin: asked };
-  const { name, options } = parseSpecifier(specifier);
-  return { label, plugin: registry.create('backbone', formatSpecifier(name, { ...options, weights: 'none' })) };
-}
-
-function unique<T extends { label: string }>(what: string, items: T[]): T[] {
-  const seen = new Set<string>();
-  for (const { label } of items) {
-    if (seen.has(label)) throw new UsageError(`the ${what} include ${label} twice (options at their defaults are left out of names)`);
-    seen.add(label);
-  }
-  return items;
-}
-
 /** Parameter counts for every backbone x head, built but never trained; each model is disposed. */
 export async function countCombinations(registry: PluginRegistry, request: ParamsRequest): Promise<ParamsRow[]> {
   // Every specifier and the input size are checked before the first (slow) build.
-  const backbones = unique('backbones', request.backbones.map((s) => forCounting(registry, s)));
+  const backbones = unique('backbones', request.backbones.map((s) => withoutWeights(registry, s)));
   const heads = unique('heads', request.heads.map((s) => {
     const plugin = registry.create('head', s);
     return { label: canonical(registry, 'head', plugin), plugin };

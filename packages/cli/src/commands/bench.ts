@@ -1,0 +1,108 @@
+import {
+  benchModel,
+  composeModel,
+  environment,
+  formatTable,
+  multiplyAdds,
+  type Column,
+  type Environment,
+  type Format,
+  type ModelBench,
+  type ParamCounts,
+} from '@headbench/core';
+import { DEFAULTS, loadConfig, loadPlugins } from '../config.js';
+import { canonical, unique, withoutWeights } from '../specifiers.js';
+
+export interface BenchRow extends ModelBench {
+  backbone: string;
+  head: string;
+  inputSize: number;
+  batchSize: number;
+  classes: number;
+  params: ParamCounts;
+  /** Multiply-adds of one image's forward pass. */
+  multiplyAdds: number;
+}
+
+export interface BenchOptions {
+  backbone?: string[];
+  head?: string[];
+  inputSize?: number;
+  batchSize: number;
+  classes: number;
+  lr: number;
+  seed: number;
+  minSamples: number;
+  minTime: number;
+  format: Format;
+  quiet?: boolean;
+  config?: string;
+  plugin?: string[];
+}
+
+const ms = (v: number) => Number(v.toFixed(1));
+
+export const BENCH_COLUMNS: readonly Column<BenchRow>[] = [
+  { key: 'backbone', title: 'backbone', value: (r) => r.backbone },
+  { key: 'head', title: 'head', value: (r) => r.head },
+  { key: 'inputSize', title: 'input', value: (r) => r.inputSize },
+  { key: 'batchSize', title: 'batch', value: (r) => r.batchSize },
+  { key: 'params', title: 'params', value: (r) => r.params.total },
+  { key: 'mmacs', title: 'MMACs/image', value: (r) => Math.round(r.multiplyAdds / 1e6) },
+  { key: 'trainColdMs', title: 'train cold ms', value: (r) => Math.round(r.train.coldMs) },
+  { key: 'trainP50Ms', title: 'train p50 ms', value: (r) => ms(r.train.latency.p50) },
+  { key: 'trainP99Ms', title: 'train p99 ms', value: (r) => ms(r.train.latency.p99) },
+  { key: 'trainRme', title: 'train ±%', value: (r) => ms(r.train.latency.rme) },
+  { key: 'inferP50Ms', title: 'infer p50 ms', value: (r) => ms(r.inference.latency.p50) },
+  { key: 'infer1P50Ms', title: 'infer@1 p50 ms', value: (r) => ms(r.inferenceSingle.latency.p50) },
+  { key: 'trainImagesPerSecond', title: 'train img/s', value: (r) => ms(r.imagesPerSecond.train) },
+  { key: 'inferImagesPerSecond', title: 'infer img/s', value: (r) => ms(r.imagesPerSecond.inference) },
+  { key: 'tensors', title: 'tensors before→after', value: (r) => `${r.train.tensors.before}→${r.train.tensors.after}` },
+  { key: 'leak', title: 'leak/step', value: (r) => r.train.tensors.leakedPerCall },
+  { key: 'peakRssMB', title: 'peak RSS MB', value: (r) => Math.round(r.peakRssMB) },
+];
+
+/** Times every backbone x head on seeded random input: no dataset, no weights files. */
+export async function runBench(options: BenchOptions, cwd: string, log: (line: string) => void): Promise<{ environment: Environment; rows: BenchRow[]; text: string }> {
+  const loaded = await loadConfig(cwd, options.config);
+  const registry = await loadPlugins(loaded, options.plugin ?? [], cwd);
+  const { config } = loaded;
+  const inputSize = options.inputSize ?? config.inputSize ?? DEFAULTS.inputSize;
+  const backbones = unique('backbones', (options.backbone ?? config.backbones ?? DEFAULTS.backbones).map((s) => withoutWeights(registry, s)));
+  const heads = unique('heads', (options.head ?? config.heads ?? DEFAULTS.heads).map((s) => {
+    const plugin = registry.create('head', s);
+    return { label: canonical(registry, 'head', plugin), plugin };
+  }));
+  for (const { plugin } of backbones) plugin.featureShape(inputSize);
+
+  const rows: BenchRow[] = [];
+  const total = backbones.length * heads.length;
+  for (const backbone of backbones) {
+    for (const head of heads) {
+      const which = `${rows.length + 1}/${total} ${backbone.label} + ${head.label}`;
+      const composed = await composeModel(backbone.plugin, head.plugin, { inputSize, classes: options.classes, seed: options.seed });
+      try {
+        const timing = await benchModel(composed.model, {
+          inputSize,
+          classes: options.classes,
+          batchSize: options.batchSize,
+          lr: options.lr,
+          seed: options.seed,
+          minSamples: options.minSamples,
+          minTimeMs: options.minTime,
+          onTask: (task) => log(`${which}: timing ${task}`),
+        });
+        rows.push({ backbone: backbone.label, head: head.label, inputSize, batchSize: options.batchSize, classes: options.classes, params: composed.params, multiplyAdds: multiplyAdds(composed.model), ...timing });
+      } finally {
+        composed.model.dispose();
+      }
+    }
+  }
+  const env = environment();
+  const text =
+    options.format === 'json'
+      ? `${JSON.stringify({ environment: env, rows }, null, 2)}\n`
+      : formatTable(rows, BENCH_COLUMNS, options.format) +
+        (options.format === 'md' ? `\n${env.cpu}, ${env.cores} cores, threads ${env.threads.intraOp}/${env.threads.interOp}; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow}, fused kernels ${env.accelerated ? 'on' : 'off'}\n` : '');
+  return { environment: env, rows, text };
+}
