@@ -61,4 +61,12 @@ describe('compareResults', () => {
     expect(c.added).toEqual(['new']);
     expect(verdicts(c)).toEqual(['kept:status:regression']);
   });
+
+  it('names the environment fields that differ', () => {
+    const other = results([row('a')]);
+    other.environment = { cpu: 'another cpu', cores: 8 } as RunResults['environment'];
+    const base = results([row('a')]);
+    base.environment = { cpu: 'cpu', cores: 8 } as RunResults['environment'];
+    expect(compareResults(base, other).environmentChanges).toEqual(['cpu: "cpu" → "another cpu"']);
+  });
 });

@@ -33,7 +33,11 @@ export interface Comparison {
   added: string[];
   regressions: number;
   improvements: number;
+  /** Environment fields that differ between the two runs (a baseline from another machine is no baseline). */
+  environmentChanges: string[];
 }
+
+const ENVIRONMENT_FIELDS = ['cpu', 'cores', 'node', 'tfjsNode', 'libtensorflow', 'accelerated', 'threads'] as const;
 
 function sampleStats(samples: readonly number[]): { median: number; se: number } {
   const n = samples.length;
@@ -107,5 +111,8 @@ export function compareResults(baseline: RunResults, current: RunResults, thresh
     added: [...after.keys()].filter((id) => !before.has(id)),
     regressions: metrics.filter((m) => m.verdict === 'regression').length,
     improvements: metrics.filter((m) => m.verdict === 'improvement').length,
+    environmentChanges: ENVIRONMENT_FIELDS.filter((k) => JSON.stringify(baseline.environment?.[k]) !== JSON.stringify(current.environment?.[k])).map(
+      (k) => `${k}: ${JSON.stringify(baseline.environment?.[k])} → ${JSON.stringify(current.environment?.[k])}`,
+    ),
   };
 }

@@ -24,6 +24,7 @@ function markdown(c: Comparison, baseline: string, current: string): string {
     `${c.regressions} regression${c.regressions === 1 ? '' : 's'}, ${c.improvements} improvement${c.improvements === 1 ? '' : 's'}, ${c.missing.length} missing, ${c.added.length} new (baseline ${baseline}, current ${current}).`,
     '',
   ];
+  if (c.environmentChanges.length) lines.push(`Warning: the runs come from different environments (${c.environmentChanges.join('; ')}); timings are not comparable.`, '');
   if (flagged.length) lines.push(formatTable(flagged, COLUMNS, 'md'));
   else lines.push('No change beyond the thresholds.', '');
   if (c.missing.length) lines.push(`Missing from the current results: ${c.missing.join(', ')}`, '');
