@@ -4,6 +4,9 @@
 // BatchNorm is moments + batchNorm, whose JavaScript gradient issues hundreds of elementwise ops.
 // TensorFlow has Relu6 / Relu6Grad and FusedBatchNormV3 / FusedBatchNormGradV3 for exactly these.
 //
+// Inference-mode BatchNorm is folded into a per-channel scale and offset (one multiply, one
+// add), which TensorFlow's CPU kernels run faster than its fused inference kernel.
+//
 // The layers' own classes are patched, so every model built with tf.layers (a contributor's
 // head included) gets the fast path without knowing about it. Anything the fused kernels do not
 // cover (other axes or ranks, no centre or scale, non-float inputs, another backend) falls back
@@ -138,9 +141,18 @@ function preparePatches(): void {
   const fastBn: LayerCall = function (inputs, kwargs) {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const axis = this['axis'] as number;
-    const applies = kwargs?.['training'] === true && x?.rank === 4 && x.dtype === 'float32' && (axis === -1 || axis === 3) && this['center'] && this['scale'];
+    const applies = x?.rank === 4 && x.dtype === 'float32' && (axis === -1 || axis === 3) && this['center'] && this['scale'];
     if (!applies) return bnCall.call(this, inputs, kwargs);
     const read = (name: string) => (this[name] as tf.LayerVariable).read();
+    if (kwargs?.['training'] !== true) {
+      // Inference: TensorFlow's FusedBatchNorm kernels are about 2.5x slower on CPU than one
+      // multiply and one add with the statistics folded into a per-channel scale and offset.
+      return tf.tidy(() => {
+        const scale = tf.mul(read('gamma'), tf.rsqrt(tf.add(read('movingVariance'), this['epsilon'] as number)));
+        const offset = tf.sub(read('beta'), tf.mul(read('movingMean'), scale));
+        return tf.add(tf.mul(x as tf.Tensor4D, scale), offset);
+      });
+    }
     return tf.tidy(() => {
       const [y, mean, variance] = fusedBatchNormTraining(x as tf.Tensor4D, read('gamma') as tf.Tensor1D, read('beta') as tf.Tensor1D, this['epsilon'] as number);
       // The same moving-average update as tfjs-layers and Keras: moving -= (moving - batch) * (1 - momentum).
