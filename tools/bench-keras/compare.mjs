@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// @ts-check
+// Times Keras and headbench on the same configurations on this machine, alternating them round
+// by round so that load from elsewhere hits both alike, and prints the ratio table that
+// docs/performance.md records. Each measurement is a fresh process (so the cold first step is
+// really cold); a round measures Keras, headbench with TensorFlow's fused kernels, and tfjs'
+// own kernels (HEADBENCH_ACCELERATE=0).
+//
+//   npm run bench:keras                 # all configurations, 3 rounds
+//   npm run bench:keras -- --rounds 1 --configs 0.35@96
+//
+// Needs the Keras venv (tools/keras-reference/setup-venv.sh; created here when missing).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : args[i + 1];
+};
+const rounds = Number(option('rounds', '3'));
+const configs = option('configs', '1.0@224,0.35@224,0.35@96')
+  .split(',')
+  .map((c) => {
+    const [alpha, size] = c.split('@');
+    return { alpha: Number(alpha), size: Number(size) };
+  });
+const heads = option('heads', 'gap,flatten').split(',');
+const venv = process.env.HEADBENCH_KERAS_VENV ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'headbench', 'keras-venv');
+const python = path.join(venv, 'bin', 'python');
+
+if (!fs.existsSync(python)) {
+  console.error(`creating the Keras venv in ${venv} (tools/keras-reference/setup-venv.sh)`);
+  const setup = spawnSync('bash', [path.join(here, '..', 'keras-reference', 'setup-venv.sh')], { stdio: 'inherit' });
+  if (setup.status !== 0) process.exit(1);
+}
+
+/** @param {string} cmd @param {string[]} argv @param {NodeJS.ProcessEnv} [env] */
+function measure(cmd, argv, env = {}) {
+  const r = spawnSync(cmd, argv, { cwd: here, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...env }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`${cmd} ${argv.join(' ')} failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`);
+  }
+}
+
+const median = (/** @type {number[]} */ v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** @type {Map<string, {keras: any[], fused: any[], plain: any[]}>} */
+const results = new Map();
+const cases = configs.flatMap((c) => heads.map((head) => ({ ...c, head, key: `alpha ${c.alpha.toFixed(c.alpha === 1 ? 1 : 2)} @${c.size} ${head}` })));
+for (let round = 1; round <= rounds; round++) {
+  for (const c of cases) {
+    const entry = results.get(c.key) ?? { keras: [], fused: [], plain: [] };
+    results.set(c.key, entry);
+    const params = [String(c.alpha), String(c.size), c.head];
+    process.stderr.write(`round ${round}/${rounds} ${c.key}: keras`);
+    entry.keras.push(measure(python, ['keras_step.py', '--alpha', params[0], '--size', params[1], '--head', c.head]));
+    process.stderr.write(', headbench');
+    entry.fused.push(measure(process.execPath, ['timing.mjs', ...params]));
+    process.stderr.write(', tfjs kernels\n');
+    entry.plain.push(measure(process.execPath, ['timing.mjs', ...params], { HEADBENCH_ACCELERATE: '0' }));
+  }
+}
+
+const fmt = (/** @type {number} */ v) => v.toFixed(0);
+const ratio = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).toFixed(2)}x`;
+const lines = [
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus()[0]?.model.trim()}, ${os.cpus().length} cores; batch 32, SGD, whole model trained; medians of ${rounds} alternating rounds (each round: medians of 8 steps after warm-up).`,
+  '',
+  '| configuration | metric | Keras 3 ms | headbench ms | ratio | tfjs kernels ms | ratio |',
+  '|---|---|---:|---:|---:|---:|---:|',
+];
+for (const [key, r] of results) {
+  for (const [metric, field] of [['train step', 'trainMs'], ['inference batch 32', 'inferMs'], ['inference batch 1', 'infer1Ms'], ['first step (cold)', 'coldMs']]) {
+    const k = median(r.keras.map((m) => m[field]));
+    const f = median(r.fused.map((m) => m[field]));
+    const p = median(r.plain.map((m) => m[field]));
+    lines.push(`| ${key} | ${metric} | ${fmt(k)} | ${fmt(f)} | ${ratio(f, k)} | ${fmt(p)} | ${ratio(p, k)} |`);
+  }
+}
+process.stdout.write(`${lines.join('\n')}\n`);
