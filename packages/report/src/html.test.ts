@@ -22,7 +22,7 @@ function sampleResults(): RunResults {
   });
   return {
     schema: RESULTS_SCHEMA, schemaVersion: RESULTS_SCHEMA_VERSION, createdAt: '2026-11-27T00:00:00Z', updatedAt: '2026-11-27T00:00:00Z',
-    environment: { node: 'v20', tfjsNode: '4.22.0', libtensorflow: '2.21.0', backend: 'tensorflow', platform: 'linux-x64', cpu: 'test cpu', cores: 2, memoryGiB: 24, threads: { intraOp: 'default', interOp: 'default' }, hostname: 'h' },
+    environment: { node: 'v20', tfjsNode: '4.22.0', libtensorflow: '2.21.0', backend: 'tensorflow', accelerated: true, platform: 'linux-x64', cpu: 'test cpu', cores: 2, memoryGiB: 24, threads: { intraOp: 'default', interOp: 'default' }, hostname: 'h' },
     config: {}, skippedFiles: [],
     rows: [row('gap', 0.1, [0.5, 0.7, 0.8]), row('flatten', 0.1, [0.3], 'diverged'), row('gap', 0.01, [0.6, 0.75, 0.85]), row('flatten', 0.01, [0.4, 0.6, 0.7])],
   };
