@@ -54,8 +54,8 @@ export function summarizeLoadError(stderr, code, signal) {
   if (signal) return `the probe process was killed by ${signal}`;
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   const interesting =
-    lines.find((l) => /cannot open shared object|undefined symbol|Cannot find module|\.node/.test(l) && !l.startsWith('at ')) ??
-    lines.find((l) => /^(Error|TypeError|ReferenceError)\b/.test(l)) ??
+    lines.find((l) => /^\w*Error: /.test(l)) ??
+    lines.find((l) => /cannot open shared object|undefined symbol|Cannot find module/.test(l) && !l.startsWith('at ')) ??
     lines.find((l) => !l.startsWith('at ') && !l.startsWith('Node.js') && !/^[\^~\s]*$/.test(l));
   return (interesting ?? `exit code ${code}`).slice(0, 400);
 }
