@@ -1,4 +1,5 @@
 import type { tf } from './runtime.js';
+import { UsageError } from './errors.js';
 import { resolveOptions, type OptionsSchema, type ResolvedOptions, type UserOptions } from './options.js';
 import type { Backbone, BackboneBuildContext, BackbonePlugin, FeatureShape, HeadBuildContext, HeadPlugin, PluginMeta } from './plugin.js';
 
@@ -6,6 +7,7 @@ export interface HeadDefinition<S extends OptionsSchema> {
   meta: Omit<PluginMeta<'head'>, 'kind'>;
   schema: S;
   build(features: tf.SymbolicTensor, context: HeadBuildContext, options: ResolvedOptions<S>): tf.SymbolicTensor;
+  paramCount?(featureShape: FeatureShape, classes: number, options: ResolvedOptions<S>): number;
 }
 
 /**
@@ -13,13 +15,23 @@ export interface HeadDefinition<S extends OptionsSchema> {
  * against the schema (the same checks the command line gets).
  */
 export function defineHead<S extends OptionsSchema>(definition: HeadDefinition<S>): (options?: UserOptions<S>) => HeadPlugin {
+  const count = definition.paramCount?.bind(definition);
   return (given) => {
     const options = resolveOptions(definition.meta.name, definition.schema, given);
     return {
       meta: { ...definition.meta, kind: 'head' },
       schema: definition.schema,
       options,
-      build: (features, context) => definition.build(features, context, options),
+      build: (features, context) => {
+        // The contract gives heads rank-4 features; refused here, by name, before a tfjs layer
+        // fails somewhere inside with a message that does not say which head.
+        if (features.shape.length !== 4) {
+          throw new UsageError(`${definition.meta.name}: expects features [batch, height, width, channels], got [${features.shape.map((d) => d ?? 'batch').join(', ')}]`);
+        }
+        return definition.build(features, context, options);
+      },
+      // Only present when defined, so that `'paramCount' in head` says whether a head offers it.
+      ...(count && { paramCount: (featureShape: FeatureShape, classes: number) => count(featureShape, classes, options) }),
     };
   };
 }

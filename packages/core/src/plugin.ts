@@ -62,6 +62,12 @@ export interface HeadBuildContext {
 /** A classifier on a feature map: turns features into logits (no softmax) for `classes` classes. */
 export interface HeadPlugin extends PluginBase<'head'> {
   build(features: tf.SymbolicTensor, context: HeadBuildContext): tf.SymbolicTensor;
+  /**
+   * Optional: the parameters `build` creates for this feature map and class count, without
+   * building. Makes the formula a head documents executable; the conformance kit
+   * (`@headbench/core/testing`) checks it against the built model.
+   */
+  paramCount?(featureShape: FeatureShape, classes: number): number;
 }
 
 export type Plugin = BackbonePlugin | HeadPlugin;

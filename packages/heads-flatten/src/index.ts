@@ -13,6 +13,7 @@ const make = defineHead({
     const dense = tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' });
     return dense.apply(flat) as tf.SymbolicTensor;
   },
+  paramCount: ([height, width, channels], classes) => height * width * channels * classes + classes,
 });
 
 /**

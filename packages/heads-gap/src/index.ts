@@ -13,6 +13,7 @@ const make = defineHead({
     const dense = tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' });
     return dense.apply(pooled) as tf.SymbolicTensor;
   },
+  paramCount: ([, , channels], classes) => channels * classes + classes,
 });
 
 /**

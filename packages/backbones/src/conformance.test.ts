@@ -1,0 +1,10 @@
+import { describeBackboneConformance } from '@headbench/core/testing';
+import { mobilenetv2 } from './index.js';
+
+// Kept cheap: random seeded weights, the narrowest alpha, small inputs. 16 and 31 are below
+// Keras' minimum of 32; 33.5 is not a pixel count.
+describeBackboneConformance(mobilenetv2, {
+  options: { alpha: 0.35, weights: 'none' },
+  inputSizes: [32, 64],
+  unsupportedInputSizes: [16, 31, 33.5],
+});
