@@ -2,12 +2,14 @@ import { mobilenetv2 } from '@headbench/backbones';
 import type { PluginRegistry } from '@headbench/core';
 import { flatten } from '@headbench/heads-flatten';
 import { gap } from '@headbench/heads-gap';
+import { gmp } from '@headbench/heads-gmp';
 
 /** The plugins every run can name without `--plugin`, with the package each comes from. */
 export const BUILTINS = [
   [mobilenetv2, '@headbench/backbones'],
   [gap, '@headbench/heads-gap'],
   [flatten, '@headbench/heads-flatten'],
+  [gmp, '@headbench/heads-gmp'],
 ] as const;
 
 export function registerBuiltins(registry: PluginRegistry): void {

@@ -139,7 +139,7 @@ describe('headbench errors', () => {
   it('names the known heads for an unknown one', async () => {
     const r = await headbench(['params', '--classes', '5', '--head', 'gap', '--head', 'attention']);
     expect(r).toMatchObject({ status: 2, stdout: '' });
-    expect(r.errors).toEqual(['headbench: unknown head "attention"; known heads: flatten, gap (load others with --plugin <package> or a headbench.config.js)']);
+    expect(r.errors).toEqual(['headbench: unknown head "attention"; known heads: flatten, gap, gmp (load others with --plugin <package> or a headbench.config.js)']);
   });
 
   it('reports bad backbone options in one line', async () => {

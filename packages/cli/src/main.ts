@@ -82,7 +82,7 @@ export function createProgram(): Command {
   program
     .command('run')
     .description('train every backbone x head x lr x seed combination and report accuracy, parameters and step time')
-    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes) or seed (the original experiment at full size, on your --train/--val)').default(undefined, 'default'))
+    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val) or nightly (gap, flatten and gmp, two seeds, offline)').default(undefined, 'default'))
     .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: the preset\'s)', collect)
     .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: the preset\'s, gap and flatten)', collect)
     .option('--lr <rate>', 'learning rate; repeatable (default: the preset\'s, 0.1 and 0.01)', collectNumbers(positive))

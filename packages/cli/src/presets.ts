@@ -48,6 +48,21 @@ export const PRESETS: Record<string, Preset> = {
     requires: (s) =>
       s.train || s.dataset === 'synthetic' ? undefined : 'the seed preset trains on your images: give --train <dir> with --val <dir> or --val-split <fraction>',
   },
+  nightly: {
+    description:
+      'the nightly cross product: MobileNetV2 alpha 0.35 (ImageNet) at 96x96 on the bundled flowers-mini, heads gap, flatten and gmp, lr 0.01, seeds 1 and 2, 5 epochs (6 combinations)',
+    settings: {
+      backbones: ['mobilenetv2:alpha=0.35'],
+      heads: ['gap', 'flatten', 'gmp'],
+      lr: [0.01],
+      seeds: [1, 2],
+      inputSize: 96,
+      epochs: 5,
+      batchSize: 32,
+      train: `${FLOWERS_MINI}/train`,
+      val: `${FLOWERS_MINI}/val`,
+    },
+  },
 };
 
 /** Defaults under every preset. */
