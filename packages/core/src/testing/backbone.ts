@@ -3,7 +3,7 @@ import { defineHead } from '../define.js';
 import type { Backbone, BackbonePlugin, FeatureShape } from '../plugin.js';
 import { tf } from '../runtime.js';
 import { createTrainStep, sgdOptimizer } from '../trainer.js';
-import { allFinite, checkMeta, checkOptions, ConformanceError, fail, formatShape, isUsageError, make, maxDifference, messageOf, type Check, type FactoryOf } from './shared.js';
+import { allFinite, checkMeta, checkOptions, ConformanceError, fail, formatShape, isUsageError, make, maxDifference, messageOf, runChecks, type Check, type FactoryOf } from './shared.js';
 
 /**
  * The contract a backbone keeps, which these checks hold it to:
@@ -258,15 +258,6 @@ export const BACKBONE_CHECKS: readonly Check<BackbonePlugin, BackboneConformance
 ];
 
 /** Runs every backbone check and throws one ConformanceError listing each failure. */
-export async function checkBackboneConformance(factory: FactoryOf<BackbonePlugin>, options?: BackboneConformanceOptions): Promise<void> {
-  const failures: string[] = [];
-  for (const check of BACKBONE_CHECKS) {
-    try {
-      await check.run(factory, options);
-    } catch (error) {
-      failures.push(messageOf(error));
-      if (check.id === 'meta') break;
-    }
-  }
-  if (failures.length) throw new ConformanceError(`${failures.length} conformance check(s) failed:\n- ${failures.join('\n- ')}`);
+export function checkBackboneConformance(factory: FactoryOf<BackbonePlugin>, options?: BackboneConformanceOptions): Promise<void> {
+  return runChecks(BACKBONE_CHECKS, factory, options);
 }

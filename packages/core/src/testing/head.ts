@@ -12,6 +12,7 @@ import {
   make,
   maxDifference,
   messageOf,
+  runChecks,
   type Check,
   type FactoryOf,
 } from './shared.js';
@@ -366,15 +367,6 @@ export const HEAD_CHECKS: readonly Check<HeadPlugin, HeadConformanceOptions>[] =
 ];
 
 /** Runs every head check and throws one ConformanceError listing each failure. */
-export async function checkHeadConformance(factory: FactoryOf<HeadPlugin>, options?: HeadConformanceOptions): Promise<void> {
-  const failures: string[] = [];
-  for (const check of HEAD_CHECKS) {
-    try {
-      await check.run(factory, options);
-    } catch (error) {
-      failures.push(messageOf(error));
-      if (check.id === 'meta') break;
-    }
-  }
-  if (failures.length) throw new ConformanceError(`${failures.length} conformance check(s) failed:\n- ${failures.join('\n- ')}`);
+export function checkHeadConformance(factory: FactoryOf<HeadPlugin>, options?: HeadConformanceOptions): Promise<void> {
+  return runChecks(HEAD_CHECKS, factory, options);
 }

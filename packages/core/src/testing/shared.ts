@@ -176,3 +176,17 @@ export function checkOptions(factory: FactoryOf<Plugin>, kind: PluginKind): void
     if (value !== spec.default) fail(subject, check, `given ${key}=${JSON.stringify(spec.default)}, options.${key} is ${JSON.stringify(value)}`);
   }
 }
+
+/** Runs checks in order and throws one ConformanceError listing every failure (meta first: the others rely on it). */
+export async function runChecks<P extends Plugin, O>(checks: readonly Check<P, O>[], factory: FactoryOf<P>, options?: O): Promise<void> {
+  const failures: string[] = [];
+  for (const check of checks) {
+    try {
+      await check.run(factory, options);
+    } catch (error) {
+      failures.push(messageOf(error));
+      if (check.id === 'meta') break;
+    }
+  }
+  if (failures.length) throw new ConformanceError(`${failures.length} conformance check(s) failed:\n- ${failures.join('\n- ')}`);
+}
