@@ -55,6 +55,14 @@ function collectNumbers(parse: (text: string) => number) {
   return (value: string, previous: number[] = []) => [...previous, parse(value)];
 }
 
+/** The backbone x head axes and input size that params and bench take alike (run's defaults come from its preset). */
+function crossProductOptions(command: Command): Command {
+  return command
+    .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: mobilenetv2)', collect)
+    .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: gap and flatten)', collect)
+    .option('--input-size <pixels>', 'square input size (default: 224)', integer(1));
+}
+
 export function createProgram(): Command {
   const program = new Command('headbench')
     .description('Benchmark image-classification heads on pretrained backbones.')
@@ -66,12 +74,9 @@ export function createProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
 
-  program
+  crossProductOptions(program
     .command('params')
-    .description('print the parameter counts of every backbone x head, without training')
-    .option('--backbone <spec>', 'backbone, as name or name:key=value,...; repeatable (default: mobilenetv2)', collect)
-    .option('--head <spec>', 'head, as name or name:key=value,...; repeatable (default: gap and flatten)', collect)
-    .option('--input-size <pixels>', 'square input size (default: 224)', integer(1))
+    .description('print the parameter counts of every backbone x head, without training'))
     .option('--classes <n>', 'number of classes', integer(2))
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('md'))
     .action(async (_options: unknown, command: Command) => {
@@ -120,12 +125,9 @@ export function createProgram(): Command {
       process.stdout.write(mergeCommand(files, options.out, process.cwd()));
     });
 
-  program
+  crossProductOptions(program
     .command('bench')
-    .description('time the training step and inference of every backbone x head with tinybench, on random input (no dataset)')
-    .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: mobilenetv2)', collect)
-    .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: gap and flatten)', collect)
-    .option('--input-size <pixels>', 'square input size (default: 224)', integer(1))
+    .description('time the training step and inference of every backbone x head with tinybench, on random input (no dataset)'))
     .option('--batch-size <n>', 'images per training step and per inference call (default: 32)', integer(1), 32)
     .option('--classes <n>', 'number of classes of the head (default: 5)', integer(2), 5)
     .option('--lr <rate>', 'SGD learning rate of the timed step (default: 0.01)', positive, 0.01)
