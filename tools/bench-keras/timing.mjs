@@ -1,9 +1,10 @@
 // Times one configuration in headbench (tfjs-node), as keras_step.py does in Keras: the cold
 // first training step, then medians of timed training steps, inference at the batch size and at
-// batch 1, in ms. HEADBENCH_ACCELERATE=0 times tfjs' own kernels instead of the fused ones.
+// batch 1, in ms, through the same calls `headbench bench` times (createTrainStep,
+// compileInference). HEADBENCH_ACCELERATE=0 times tfjs' own kernels and eager inference instead.
 // Usage: node timing.mjs <alpha> <size> <gap|flatten> [batch] [samples]
 import { performance } from 'node:perf_hooks';
-import { composeModel, createTrainStep, median, sgdOptimizer, tf } from '@headbench/core';
+import { compileInference, composeModel, createTrainStep, median, sgdOptimizer, tf } from '@headbench/core';
 import { mobilenetv2 } from '@headbench/backbones';
 import { flatten } from '@headbench/heads-flatten';
 import { gap } from '@headbench/heads-gap';
@@ -19,8 +20,9 @@ const x1 = x.slice([0, 0, 0, 0], [1, -1, -1, -1]);
 const y = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i % classes), 'int32');
 const optimizer = sgdOptimizer(0.01, 0);
 const step = createTrainStep(model, optimizer, classes);
+const inference = await compileInference(model);
 const predict = (input) => async () => {
-  const out = model.predict(input);
+  const out = inference.predict(input);
   await out.data();
   out.dispose();
 };
@@ -42,4 +44,4 @@ const coldMs = performance.now() - t0;
 const trainMs = await medianMs(() => step(x, y), 3, samples);
 const inferMs = await medianMs(predict(x), 2, samples);
 const infer1Ms = await medianMs(predict(x1), 3, samples * 2);
-process.stdout.write(`${JSON.stringify({ coldMs, trainMs, inferMs, infer1Ms })}\n`);
+process.stdout.write(`${JSON.stringify({ coldMs, trainMs, inferMs, infer1Ms, inference: inference.engine })}\n`);

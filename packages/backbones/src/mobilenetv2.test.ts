@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { composeModel, countParams, defineHead, notAPlugin, PluginRegistry, tf, UsageError, type HeadPlugin } from '@headbench/core';
+import { compileInference, composeModel, countParams, defineHead, notAPlugin, PluginRegistry, tf, UsageError, type HeadPlugin } from '@headbench/core';
 import defaultExport, { mobilenetv2 } from './index.js';
 import { H5_FIXTURE_DIR, PACKAGE_DIR, params, readFloat32 } from './testing/fixtures.js';
 
@@ -68,6 +68,21 @@ describe('the mobilenetv2 plugin', () => {
     const diff = out.dataSync<'float32'>().reduce((max, v, i) => Math.max(max, Math.abs(v - (expected[i] ?? 0))), 0);
     expect(diff).toBeLessThan(1e-4);
     tf.dispose([input, out]);
+    backbone.model.dispose();
+  });
+
+  it('reproduces Keras features as one TensorFlow inference graph too', async () => {
+    const backbone = await mobilenetv2({ alpha: 0.35, weights: FIXTURE }).build({ inputSize: 96, seed: 1 });
+    const inference = await compileInference(backbone.model);
+    expect(inference.engine, inference.reason).toBe('graph');
+    const input = tf.tensor4d(readFloat32('input.bin'), [2, 96, 96, 3]);
+    const out = inference.predict(input);
+    expect(out.shape).toEqual([2, 3, 3, 1280]);
+    const expected = readFloat32('features.bin');
+    const diff = out.dataSync<'float32'>().reduce((max, v, i) => Math.max(max, Math.abs(v - (expected[i] ?? 0))), 0);
+    expect(diff).toBeLessThan(1e-4);
+    tf.dispose([input, out]);
+    inference.dispose();
     backbone.model.dispose();
   });
 

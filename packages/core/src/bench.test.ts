@@ -47,6 +47,8 @@ describe('benchModel', () => {
     }
     expect(result.imagesPerSecond.train).toBeCloseTo(4000 / result.train.latency.p50, 6);
     expect(result.peakRssMB).toBeGreaterThan(10);
+    // Inference is timed as one TensorFlow graph, as headbench evaluates.
+    expect(result.inferenceEngine).toEqual({ engine: 'graph' });
     model.dispose();
   });
 });

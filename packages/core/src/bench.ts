@@ -3,6 +3,7 @@ import { Bench } from 'tinybench';
 import { tf } from './runtime.js';
 import { median } from './stats.js';
 import { createTrainStep, sgdOptimizer } from './trainer.js';
+import { compileInference } from './graph/inference.js';
 
 /** What tinybench measured for one task, in its own field names (milliseconds). */
 export interface TaskTiming {
@@ -85,6 +86,8 @@ export interface ModelBench {
   inference: TaskTiming;
   inferenceSingle: TaskTiming;
   imagesPerSecond: { train: number; inference: number };
+  /** How inference ran: one TensorFlow graph, or eager ops (and why). */
+  inferenceEngine: { engine: 'graph' | 'eager'; reason?: string };
   /** Peak resident memory of the process so far, in MB. */
   peakRssMB: number;
 }
@@ -100,8 +103,9 @@ export async function benchModel(model: tf.LayersModel, options: ModelBenchOptio
   const y = tf.tensor1d(Int32Array.from({ length: batchSize }, (_, i) => i % classes), 'int32');
   const optimizer = sgdOptimizer(lr, 0);
   const step = createTrainStep(model, optimizer, classes);
+  const inference = await compileInference(model);
   const predict = (input: tf.Tensor4D) => async () => {
-    const out = model.predict(input) as tf.Tensor;
+    const out = inference.predict(input);
     await out.data();
     out.dispose();
   };
@@ -109,18 +113,20 @@ export async function benchModel(model: tf.LayersModel, options: ModelBenchOptio
     options.onTask?.('train step');
     const train = await timeTask('train step', async () => void (await step(x, y)), options);
     options.onTask?.('inference');
-    const inference = await timeTask('inference', predict(x), options);
+    const inferenceTiming = await timeTask('inference', predict(x), options);
     options.onTask?.('inference batch 1');
     const inferenceSingle = await timeTask('inference batch 1', predict(x1), options);
     return {
       train,
-      inference,
+      inference: inferenceTiming,
       inferenceSingle,
-      imagesPerSecond: { train: (batchSize * 1000) / train.latency.p50, inference: (batchSize * 1000) / inference.latency.p50 },
+      imagesPerSecond: { train: (batchSize * 1000) / train.latency.p50, inference: (batchSize * 1000) / inferenceTiming.latency.p50 },
+      inferenceEngine: { engine: inference.engine, ...(inference.reason ? { reason: inference.reason } : {}) },
       peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
     optimizer.dispose();
+    inference.dispose();
     tf.dispose([x, x1, y]);
   }
 }

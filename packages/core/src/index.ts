@@ -58,4 +58,6 @@ export { multiplyAdds } from './multiply-adds.js';
 export { createTrainStep, sgdOptimizer, type TrainStep } from './trainer.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';
+export { compileInference, type InferenceModel } from './graph/inference.js';
+export { layerTranslators, buildInferenceGraph, UnsupportedLayerError, type LayerTranslator, type LayerContext, type GraphBuilder } from './graph/translate.js';
 export { toGab, type GabEntry } from './gab.js';

@@ -17,7 +17,10 @@ export interface Environment {
   tfjsNode: string;
   libtensorflow: string;
   backend: string;
-  /** Whether ReLU6 and training BatchNorm ran on TensorFlow's fused kernels (see accelerate.ts). */
+  /**
+   * Whether ReLU6 and training BatchNorm ran on TensorFlow's fused kernels (see accelerate.ts)
+   * and inference as one TensorFlow graph where the layers allow (graph/inference.ts).
+   */
   accelerated: boolean;
   platform: string;
   cpu: string;

@@ -3,6 +3,7 @@ import { tf } from './runtime.js';
 import { UsageError } from './errors.js';
 import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
 import type { LabeledImages } from './data/dataset.js';
+import { compileInference, type InferenceModel } from './graph/inference.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -73,8 +74,26 @@ function batchOf(data: TrainData, split: LabeledImages, indices: Int32Array): { 
   });
 }
 
-/** Mean sparse categorical cross-entropy on logits and accuracy over a split, in inference mode. */
-export async function evaluate(model: tf.LayersModel, data: TrainData, split: LabeledImages, batchSize: number): Promise<{ loss: number; accuracy: number }> {
+/**
+ * Mean sparse categorical cross-entropy on logits and accuracy over a split, in inference mode.
+ * Give it the model's `compileInference` when evaluating more than once (each epoch): the graph
+ * is built once and follows the weights as they train.
+ */
+export async function evaluate(
+  model: tf.LayersModel | InferenceModel,
+  data: TrainData,
+  split: LabeledImages,
+  batchSize: number,
+): Promise<{ loss: number; accuracy: number }> {
+  const inference = 'engine' in model ? model : await compileInference(model);
+  try {
+    return await evaluateWith(inference, data, split, batchSize);
+  } finally {
+    if (inference !== model) inference.dispose();
+  }
+}
+
+async function evaluateWith(inference: InferenceModel, data: TrainData, split: LabeledImages, batchSize: number): Promise<{ loss: number; accuracy: number }> {
   const n = split.labels.length;
   let lossSum = 0;
   let correct = 0;
@@ -82,7 +101,7 @@ export async function evaluate(model: tf.LayersModel, data: TrainData, split: La
     const indices = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
     const { x, y } = batchOf(data, split, indices);
     const [l, c] = tf.tidy(() => {
-      const logits = model.predict(x) as tf.Tensor2D;
+      const logits = inference.predict(x) as tf.Tensor2D;
       const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(y, data.classes), logits, undefined, 0, tf.Reduction.NONE);
       return [perExample.sum(), tf.equal(tf.argMax(logits, 1), y).sum()];
     });
@@ -141,6 +160,7 @@ export function sgdTrainer(): Trainer {
       if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
       const optimizer = sgdOptimizer(lr, momentum);
       const trainStep = createTrainStep(model, optimizer, data.classes);
+      const inference = await compileInference(model);
       const n = data.train.labels.length;
       const steps = Math.ceil(n / batchSize);
       const history: EpochMetrics[] = [];
@@ -178,7 +198,7 @@ export function sgdTrainer(): Trainer {
             }
           }
           if (divergedAt) break;
-          const val = await evaluate(model, data, data.val, batchSize);
+          const val = await evaluate(inference, data, data.val, batchSize);
           const metrics: EpochMetrics = {
             epoch,
             trainLoss: lossSum / n,
@@ -191,7 +211,7 @@ export function sgdTrainer(): Trainer {
           onProgress?.({ type: 'epoch', metrics, epochs });
         }
         const afterLastStep = tf.memory().numTensors;
-        const trainInference = divergedAt ? undefined : await evaluate(model, data, data.train, batchSize);
+        const trainInference = divergedAt ? undefined : await evaluate(inference, data, data.train, batchSize);
         return {
           status: divergedAt ? 'diverged' : 'ok',
           ...(divergedAt ? { divergedAt } : {}),
@@ -202,6 +222,7 @@ export function sgdTrainer(): Trainer {
         };
       } finally {
         optimizer.dispose();
+        inference.dispose();
       }
     },
   };

@@ -4,8 +4,10 @@ import { UsageError } from '../errors.js';
 import type { OptionsSchema } from '../options.js';
 import type { HeadBuildContext, HeadPlugin } from '../plugin.js';
 import { tf } from '../runtime.js';
+import { layerTranslators } from '../graph/translate.js';
 import {
   checkHeadConformance,
+  checkHeadInferenceGraph,
   checkHeadNoLeak,
   checkHeadOutputShape,
   checkHeadParamCount,
@@ -206,6 +208,32 @@ describe('the head conformance kit', () => {
     expect(await failure(checkHeadSerialization(custom))).toMatch(
       /^head "good-head", save and load: tf.loadLayersModel could not rebuild the saved model: Unknown layer: HeadbenchUnregisteredLayer\..*; use tfjs layers, or give a custom layer a static className and tf.serialization.registerClass it$/s,
     );
+  });
+
+  it('fails a head whose inference cannot run as a graph, unless it says so, and a translation that computes something else', async () => {
+    const upsampling = headWith({ build: (f, context) => good.build(tf.layers.upSampling2d({ size: [2, 2], name: 'grow' }).apply(f) as T, context, { hidden: 0 }) });
+    expect(await failure(checkHeadInferenceGraph(upsampling))).toBe(
+      'head "good-head", inference graph: inference runs eagerly, op by op: layer grow (UpSampling2D) has no TensorFlow graph translation; add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path',
+    );
+    await expect(checkHeadInferenceGraph(upsampling, { eagerInference: true })).resolves.toBeUndefined();
+
+    class Doubler extends tf.layers.Layer {
+      static readonly className = 'HeadbenchTestDoubler';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.mul(Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs, 2);
+      }
+    }
+    const doubled = headWith({ build: (f, context) => new Doubler({}).apply(good.build(f, context, { hidden: 0 })) as T });
+    layerTranslators['HeadbenchTestDoubler'] = (layer, { graph, inputs }) => graph.unary('Identity', layer.name, inputs[0] as string);
+    try {
+      expect(await failure(checkHeadInferenceGraph(doubled))).toMatch(
+        /^head "good-head", inference graph: the inference graph's outputs differ from model.predict's by up to [\d.e-]+; a layer's translation does not compute what its call does$/,
+      );
+      layerTranslators['HeadbenchTestDoubler'] = (layer, { graph, inputs }) => graph.binary('AddV2', layer.name, inputs[0] as string, inputs[0] as string);
+      await expect(checkHeadInferenceGraph(doubled)).resolves.toBeUndefined();
+    } finally {
+      delete layerTranslators['HeadbenchTestDoubler'];
+    }
   });
 
   it('fails a head that lets tfjs fail on features it cannot take, or takes features it declared it cannot', async () => {

@@ -2,6 +2,7 @@ import { countParams } from '../compose.js';
 import type { FeatureShape, HeadPlugin } from '../plugin.js';
 import { tf } from '../runtime.js';
 import { createTrainStep, sgdOptimizer } from '../trainer.js';
+import { compileInference } from '../graph/inference.js';
 import {
   allFinite,
   checkMeta,
@@ -46,6 +47,12 @@ export interface HeadConformanceOptions {
   unsupportedFeatureShapes?: readonly (readonly number[])[];
   /** SGD steps in the leak check (default 4; the count must not move after the first). */
   trainingSteps?: number;
+  /**
+   * The head uses a layer that has no TensorFlow graph translation (core's `layerTranslators`),
+   * so inference runs eagerly, op by op. Without this the inference-graph check fails and says
+   * which layer to translate.
+   */
+  eagerInference?: boolean;
 }
 
 export const DEFAULT_FEATURE_SHAPES: readonly FeatureShape[] = [
@@ -353,6 +360,35 @@ export async function checkHeadUnsupportedFeatures(factory: FactoryOf<HeadPlugin
   }
 }
 
+/**
+ * inference graph: the head translates into core's TensorFlow inference graph, which predicts
+ * what model.predict does; or it declares `eagerInference` and the check says nothing more.
+ */
+export async function checkHeadInferenceGraph(factory: FactoryOf<HeadPlugin>, options?: HeadConformanceOptions): Promise<void> {
+  const check = 'inference graph';
+  const r = resolve(factory, check, options);
+  const featureShape = r.featureShapes[1] ?? (r.featureShapes[0] as FeatureShape);
+  const classes = r.classes[r.classes.length - 1] as number;
+  const { input, logits } = buildOn(r, check, featureShape, classes);
+  const model = modelOf(r, check, input, logits, 'inference');
+  const inference = await compileInference(model);
+  const x = tf.randomUniform([3, ...featureShape], 0, 1, 'float32', 13);
+  try {
+    if (inference.engine === 'eager') {
+      if (options?.eagerInference) return;
+      fail(r.subject, check, `inference runs eagerly, op by op: ${inference.reason}; add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path`);
+    }
+    const [eager, graph] = [model.predict(x) as tf.Tensor, inference.predict(x)];
+    const diff = maxDifference(eager, graph);
+    tf.dispose([eager, graph]);
+    if (!(diff <= 1e-5)) fail(r.subject, check, `the inference graph's outputs differ from model.predict's by up to ${diff}; a layer's translation does not compute what its call does`);
+  } finally {
+    x.dispose();
+    inference.dispose();
+    model.dispose();
+  }
+}
+
 /** Every head check, in the order a failure is best read (meta first: the others rely on it). */
 export const HEAD_CHECKS: readonly Check<HeadPlugin, HeadConformanceOptions>[] = [
   { id: 'meta', title: 'has well-formed meta (name, semver version, kind head)', run: async (f) => void checkMeta(f, 'head') },
@@ -363,6 +399,7 @@ export const HEAD_CHECKS: readonly Check<HeadPlugin, HeadConformanceOptions>[] =
   { id: 'two-in-one-model', title: 'can be built twice in one model without name clashes', run: checkHeadTwiceInOneModel },
   { id: 'no-leak', title: 'trains without leaking tensors', run: checkHeadNoLeak },
   { id: 'serialization', title: 'saves and reloads with identical outputs', run: checkHeadSerialization },
+  { id: 'inference-graph', title: 'infers as one TensorFlow graph with the outputs of model.predict', run: checkHeadInferenceGraph },
   { id: 'unsupported-features', title: 'refuses feature shapes it cannot take by name', run: checkHeadUnsupportedFeatures },
 ];
 

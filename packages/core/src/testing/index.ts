@@ -7,6 +7,7 @@
 export { ConformanceError, checkMeta, checkOptions, NAME_PATTERN, SEMVER_PATTERN, type Check, type FactoryOf } from './shared.js';
 export {
   checkHeadConformance,
+  checkHeadInferenceGraph,
   checkHeadNoLeak,
   checkHeadOutputShape,
   checkHeadParamCount,

@@ -1,0 +1,340 @@
+import { tf } from '../runtime.js';
+import { DT_FLOAT, DT_INT32, shapeOf, type Attr, type NodeDef, type Signature } from './saved-model.js';
+
+/**
+ * Translates a tfjs-layers model into a TensorFlow inference graph: the layers' inference-mode
+ * computation as TensorFlow ops, with every weight a placeholder that is fed the live
+ * `tf.Variable` at each run (so the graph follows training without being rebuilt).
+ *
+ * One translator per layer class, like Keras' layer `call`s written in TensorFlow ops. A model
+ * with a layer that has no translator is reported, not guessed at: the caller runs it eagerly.
+ */
+
+/** A tensor of the graph being built: `node` or `node:index`. */
+export type GraphTensor = string;
+
+type Config = Record<string, unknown>;
+
+export interface LayerContext {
+  graph: GraphBuilder;
+  /** The layer's inputs as graph tensors, and their symbolic shapes. */
+  inputs: GraphTensor[];
+  inputShapes: (number | null)[][];
+  config: Config;
+  /** A weight of the layer by its own name (`kernel`, `gamma`, ...), fed at run time. */
+  weight(name: string): GraphTensor;
+}
+
+export type LayerTranslator = (layer: tf.layers.Layer, context: LayerContext) => GraphTensor;
+
+export class UnsupportedLayerError extends Error {
+  constructor(
+    readonly layer: string,
+    readonly className: string,
+    detail?: string,
+  ) {
+    super(`layer ${layer} (${className}) ${detail ?? 'has no TensorFlow graph translation'}`);
+    this.name = 'UnsupportedLayerError';
+  }
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const T = { type: DT_FLOAT } as const;
+
+export class GraphBuilder {
+  readonly nodes: NodeDef[] = [];
+  /** Weights fed at run time: each placeholder and the variable whose value it takes. */
+  readonly feeds: { placeholder: GraphTensor; variable: tf.LayerVariable }[] = [];
+  private readonly taken = new Set<string>();
+  private readonly fed = new Map<tf.LayerVariable, GraphTensor>();
+
+  private unique(base: string): string {
+    const clean = base.replace(/[^A-Za-z0-9_./-]/g, '_').replace(/^[^A-Za-z0-9.]/, 'n');
+    let name = clean;
+    for (let i = 1; this.taken.has(name); i++) name = `${clean}_${i}`;
+    this.taken.add(name);
+    return name;
+  }
+
+  /** Adds one op and returns its first output. */
+  op(op: string, name: string, input: GraphTensor[], attr: Record<string, Attr> = {}): GraphTensor {
+    const unique = this.unique(name);
+    this.nodes.push({ name: unique, op, input, attr });
+    return unique;
+  }
+
+  placeholder(name: string, shape: readonly (number | null)[]): GraphTensor {
+    return this.op('Placeholder', name, [], { dtype: T, shape: { shape: shapeOf(shape) } });
+  }
+
+  constInt(name: string, values: readonly number[], shape: readonly number[] = [values.length]): GraphTensor {
+    const tensor = { dtype: DT_INT32, tensorShape: shapeOf(shape), tensorContent: new Uint8Array(Int32Array.from(values).buffer) } as const;
+    return this.op('Const', name, [], { dtype: { type: DT_INT32 }, value: { tensor } });
+  }
+
+  constFloat(name: string, value: number): GraphTensor {
+    const tensor = { dtype: DT_FLOAT, tensorShape: shapeOf([]), tensorContent: new Uint8Array(Float32Array.of(value).buffer) } as const;
+    return this.op('Const', name, [], { dtype: T, value: { tensor } });
+  }
+
+  /** A placeholder fed with `variable` at each run (one per variable, however often used). */
+  weight(variable: tf.LayerVariable): GraphTensor {
+    let tensor = this.fed.get(variable);
+    if (!tensor) {
+      tensor = this.placeholder(`w${this.feeds.length}`, variable.shape);
+      this.feeds.push({ placeholder: tensor, variable });
+      this.fed.set(variable, tensor);
+    }
+    return tensor;
+  }
+
+  // Elementwise and common ops, float32.
+  binary(op: 'AddV2' | 'Sub' | 'Mul' | 'Maximum' | 'Minimum', name: string, a: GraphTensor, b: GraphTensor): GraphTensor {
+    return this.op(op, name, [a, b], { T });
+  }
+
+  unary(op: string, name: string, x: GraphTensor): GraphTensor {
+    return this.op(op, name, [x], { T });
+  }
+
+  biasAdd(name: string, x: GraphTensor, bias: GraphTensor): GraphTensor {
+    return this.op('BiasAdd', name, [x, bias], { T, data_format: { s: bytes('NHWC') } });
+  }
+
+  reduce(op: 'Mean' | 'Max', name: string, x: GraphTensor, axes: number[], keepDims: boolean): GraphTensor {
+    return this.op(op, name, [x, this.constInt(`${name}/axes`, axes)], { T, Tidx: { type: DT_INT32 }, keep_dims: { b: keepDims } });
+  }
+
+  reshape(name: string, x: GraphTensor, shape: number[]): GraphTensor {
+    return this.op('Reshape', name, [x, this.constInt(`${name}/shape`, shape)], { T, Tshape: { type: DT_INT32 } });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer translators
+
+const pair = (v: unknown, what: string): [number, number] => {
+  if (typeof v === 'number') return [v, v];
+  if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number')) return [v[0] as number, v[1] as number];
+  throw new Error(`expected a number or a pair for ${what}, got ${JSON.stringify(v)}`);
+};
+
+function channelsLast(layer: tf.layers.Layer, config: Config): void {
+  if (config['dataFormat'] !== undefined && config['dataFormat'] !== 'channelsLast') {
+    throw new UnsupportedLayerError(layer.name, layer.getClassName(), `uses dataFormat ${String(config['dataFormat'])} (graphs are NHWC)`);
+  }
+}
+
+/** Keras' activations by their serialized names; `linear` is none. */
+export function activation(graph: GraphBuilder, name: string, x: GraphTensor, kind: unknown, layer: tf.layers.Layer): GraphTensor {
+  switch (kind) {
+    case undefined:
+    case null:
+    case 'linear':
+      return x;
+    case 'relu':
+      return graph.unary('Relu', `${name}/relu`, x);
+    case 'relu6':
+      return graph.unary('Relu6', `${name}/relu6`, x);
+    case 'sigmoid':
+      return graph.unary('Sigmoid', `${name}/sigmoid`, x);
+    case 'tanh':
+      return graph.unary('Tanh', `${name}/tanh`, x);
+    case 'softmax':
+      return graph.unary('Softmax', `${name}/softmax`, x);
+    case 'elu':
+      return graph.unary('Elu', `${name}/elu`, x);
+    case 'selu':
+      return graph.unary('Selu', `${name}/selu`, x);
+    case 'softplus':
+      return graph.unary('Softplus', `${name}/softplus`, x);
+    case 'softsign':
+      return graph.unary('Softsign', `${name}/softsign`, x);
+    case 'swish':
+      return graph.binary('Mul', `${name}/swish`, x, graph.unary('Sigmoid', `${name}/sigmoid`, x));
+    default:
+      throw new UnsupportedLayerError(layer.name, layer.getClassName(), `uses activation ${JSON.stringify(kind)}, which has no graph translation`);
+  }
+}
+
+function convAttrs(layer: tf.layers.Layer, config: Config): Record<string, Attr> {
+  channelsLast(layer, config);
+  const [sh, sw] = pair(config['strides'] ?? 1, 'strides');
+  const [dh, dw] = pair(config['dilationRate'] ?? 1, 'dilationRate');
+  const padding = config['padding'];
+  if (padding !== 'same' && padding !== 'valid') throw new UnsupportedLayerError(layer.name, layer.getClassName(), `uses padding ${String(padding)}`);
+  return {
+    T,
+    strides: { list: { i: [1, sh, sw, 1] } },
+    dilations: { list: { i: [1, dh, dw, 1] } },
+    padding: { s: bytes(padding.toUpperCase()) },
+    data_format: { s: bytes('NHWC') },
+    explicit_paddings: { list: { i: [] } },
+  };
+}
+
+function withBiasAndActivation(layer: tf.layers.Layer, { graph, config, weight }: LayerContext, y: GraphTensor): GraphTensor {
+  const out = config['useBias'] === false ? y : graph.biasAdd(`${layer.name}/bias_add`, y, weight('bias'));
+  return activation(graph, layer.name, out, config['activation'], layer);
+}
+
+const conv2d: LayerTranslator = (layer, context) => {
+  const { graph, inputs, config, weight } = context;
+  if (Number(config['groups'] ?? 1) !== 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'uses groups');
+  const y = graph.op('Conv2D', layer.name, [inputs[0]!, weight('kernel')], { ...convAttrs(layer, config), use_cudnn_on_gpu: { b: true } });
+  return withBiasAndActivation(layer, context, y);
+};
+
+const depthwiseConv2d: LayerTranslator = (layer, context) => {
+  const { graph, inputs, config, weight } = context;
+  const y = graph.op('DepthwiseConv2dNative', layer.name, [inputs[0]!, weight('depthwise_kernel')], convAttrs(layer, config));
+  return withBiasAndActivation(layer, context, y);
+};
+
+const dense: LayerTranslator = (layer, context) => {
+  const { graph, inputs, inputShapes, weight } = context;
+  if (inputShapes[0]?.length !== 2) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `has a rank-${inputShapes[0]?.length} input (graphs take Dense on [batch, features])`);
+  const y = graph.op('MatMul', layer.name, [inputs[0]!, weight('kernel')], { T, transpose_a: { b: false }, transpose_b: { b: false } });
+  return withBiasAndActivation(layer, context, y);
+};
+
+/** Inference BatchNorm as Keras computes it: x * gamma / sqrt(var + eps) + (beta - mean * that). */
+const batchNormalization: LayerTranslator = (layer, { graph, inputs, inputShapes, config, weight }) => {
+  const axis = config['axis'];
+  const rank = inputShapes[0]?.length ?? 0;
+  if (axis !== -1 && axis !== rank - 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `normalises axis ${String(axis)} (graphs take the last axis)`);
+  const n = layer.name;
+  let inv = graph.unary('Rsqrt', `${n}/rsqrt`, graph.binary('AddV2', `${n}/add_eps`, weight('moving_variance'), graph.constFloat(`${n}/epsilon`, Number(config['epsilon']))));
+  if (config['scale'] !== false) inv = graph.binary('Mul', `${n}/scale`, inv, weight('gamma'));
+  const shift = graph.binary('Mul', `${n}/mean_scaled`, weight('moving_mean'), inv);
+  const offset = config['center'] !== false ? graph.binary('Sub', `${n}/offset`, weight('beta'), shift) : graph.unary('Neg', `${n}/offset`, shift);
+  return graph.binary('AddV2', n, graph.binary('Mul', `${n}/mul`, inputs[0]!, inv), offset);
+};
+
+const relu: LayerTranslator = (layer, { graph, inputs, config }) => {
+  const max = config['maxValue'];
+  if (max === 6) return graph.unary('Relu6', layer.name, inputs[0]!);
+  const y = graph.unary('Relu', layer.name, inputs[0]!);
+  return max == null ? y : graph.binary('Minimum', `${layer.name}/max_value`, y, graph.constFloat(`${layer.name}/max`, Number(max)));
+};
+
+const zeroPadding2d: LayerTranslator = (layer, { graph, inputs, config }) => {
+  channelsLast(layer, config);
+  const p = config['padding'];
+  const [[top, bottom], [left, right]] = Array.isArray(p) && Array.isArray(p[0]) ? (p as [[number, number], [number, number]]) : [pair(p, 'padding'), pair(p, 'padding')];
+  const paddings = graph.constInt(`${layer.name}/paddings`, [0, 0, top, bottom, left, right, 0, 0], [4, 2]);
+  return graph.op('Pad', layer.name, [inputs[0]!, paddings], { T, Tpaddings: { type: DT_INT32 } });
+};
+
+const merge =
+  (op: 'AddV2' | 'Mul' | 'Maximum' | 'Minimum'): LayerTranslator =>
+  (layer, { graph, inputs }) =>
+    inputs.slice(1).reduce((acc, x, i) => graph.binary(op, i === inputs.length - 2 ? layer.name : `${layer.name}/${i}`, acc, x), inputs[0]!);
+
+const globalPool =
+  (op: 'Mean' | 'Max'): LayerTranslator =>
+  (layer, { graph, inputs, config }) => {
+    channelsLast(layer, config);
+    return graph.reduce(op, layer.name, inputs[0]!, [1, 2], config['keepDims'] === true);
+  };
+
+const pool =
+  (op: 'MaxPool' | 'AvgPool'): LayerTranslator =>
+  (layer, { graph, inputs, config }) => {
+    channelsLast(layer, config);
+    const [ph, pw] = pair(config['poolSize'], 'poolSize');
+    const [sh, sw] = pair(config['strides'] ?? config['poolSize'], 'strides');
+    const padding = String(config['padding']).toUpperCase();
+    return graph.op(op, layer.name, [inputs[0]!], { T, ksize: { list: { i: [1, ph, pw, 1] } }, strides: { list: { i: [1, sh, sw, 1] } }, padding: { s: bytes(padding) }, data_format: { s: bytes('NHWC') } });
+  };
+
+const flatten: LayerTranslator = (layer, { graph, inputs, inputShapes }) => {
+  const dims = inputShapes[0]!.slice(1);
+  if (dims.some((d) => d == null)) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'flattens an input of unknown size');
+  return graph.reshape(layer.name, inputs[0]!, [-1, dims.reduce<number>((p, d) => p * (d as number), 1)]);
+};
+
+const reshape: LayerTranslator = (layer, { graph, inputs, config }) => graph.reshape(layer.name, inputs[0]!, [-1, ...(config['targetShape'] as number[])]);
+
+/** Layers that are the identity at inference. */
+const identity: LayerTranslator = (layer, { graph, inputs }) => graph.unary('Identity', layer.name, inputs[0]!);
+
+/** Translators by tfjs class name (`layer.getClassName()`). */
+export const layerTranslators: Record<string, LayerTranslator> = {
+  Conv2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
+  Dense: dense,
+  BatchNormalization: batchNormalization,
+  ReLU: relu,
+  Activation: (layer, { graph, inputs, config }) => activation(graph, layer.name, inputs[0]!, config['activation'], layer),
+  ZeroPadding2D: zeroPadding2d,
+  Add: merge('AddV2'),
+  Multiply: merge('Mul'),
+  Maximum: merge('Maximum'),
+  Minimum: merge('Minimum'),
+  GlobalAveragePooling2D: globalPool('Mean'),
+  GlobalMaxPooling2D: globalPool('Max'),
+  MaxPooling2D: pool('MaxPool'),
+  AveragePooling2D: pool('AvgPool'),
+  Flatten: flatten,
+  Reshape: reshape,
+  Dropout: identity,
+  SpatialDropout1D: identity,
+  GaussianNoise: identity,
+  GaussianDropout: identity,
+  AlphaDropout: identity,
+};
+
+export interface InferenceGraph {
+  nodes: NodeDef[];
+  signature: Signature;
+  /** What to feed besides `input`: signature input `w<i>` takes `feeds[i].read()`. */
+  feeds: tf.LayerVariable[];
+}
+
+/** The model's inference computation as a graph with one input `input` and one output `logits`. */
+export function buildInferenceGraph(model: tf.LayersModel): InferenceGraph {
+  const [input, ...moreInputs] = model.inputs;
+  const [output, ...moreOutputs] = model.outputs;
+  if (!input || !output || moreInputs.length > 0 || moreOutputs.length > 0) {
+    throw new UnsupportedLayerError(model.name, model.getClassName(), `has ${model.inputs.length} inputs and ${model.outputs.length} outputs (graphs take one of each)`);
+  }
+  const graph = new GraphBuilder();
+  const placeholder = graph.placeholder('input', input.shape);
+  const tensors = new Map<number, GraphTensor>([[input.id, placeholder]]);
+
+  const resolve = (symbolic: tf.SymbolicTensor): GraphTensor => {
+    const known = tensors.get(symbolic.id);
+    if (known) return known;
+    const layer = symbolic.sourceLayer;
+    const node = layer.inboundNodes[symbolic.nodeIndex];
+    const translate = layerTranslators[layer.getClassName()];
+    if (!node || !translate) throw new UnsupportedLayerError(layer.name, layer.getClassName());
+    if (node.outputTensors.length !== 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has several outputs');
+    const inputs = node.inputTensors.map(resolve);
+    const byName = new Map(layer.weights.map((w) => [w.originalName.split('/').at(-1), w]));
+    const out = translate(layer, {
+      graph,
+      inputs,
+      inputShapes: node.inputTensors.map((t) => [...t.shape]),
+      config: layer.getConfig() as Config,
+      weight: (name) => {
+        const variable = byName.get(name);
+        if (!variable) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `has no weight named ${name}`);
+        return graph.weight(variable);
+      },
+    });
+    tensors.set(symbolic.id, out);
+    return out;
+  };
+
+  const logits = graph.unary('Identity', 'logits', resolve(output));
+  const signature: Signature = {
+    inputs: {
+      input: { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: input.shape },
+      ...Object.fromEntries(graph.feeds.map(({ placeholder, variable }, i) => [`w${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
+    },
+    outputs: { logits: { name: `${logits}:0`, dtype: DT_FLOAT, shape: output.shape } },
+  };
+  return { nodes: graph.nodes, signature, feeds: graph.feeds.map((f) => f.variable) };
+}
