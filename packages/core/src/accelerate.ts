@@ -7,6 +7,11 @@
 // Inference-mode BatchNorm is folded into a per-channel scale and offset (one multiply, one
 // add), which TensorFlow's CPU kernels run faster than its fused inference kernel.
 //
+// While recording a gradient, tfjs saves each kernel's inputs and outputs for the backward pass
+// by cloning them through a full kernel dispatch and a tape entry of their own (about a thousand
+// per MobileNetV2 step). At the first order of differentiation those entries are never walked,
+// so a saved tensor here is a new handle on the same data, made directly.
+//
 // The layers' own classes are patched, so every model built with tf.layers (a contributor's
 // head included) gets the fast path without knowing about it. Anything the fused kernels do not
 // cover (other axes or ranks, no centre or scale, non-float inputs, another backend) falls back
@@ -168,6 +173,24 @@ function preparePatches(): void {
     });
   };
   patches.push({ target: bnProto, key: 'call', original: bnCall, replacement: fastBn });
+
+  // tfjs-core's Engine.clone, used only to save tensors for the backward pass.
+  const engine = tf.engine() as unknown as Record<string, unknown> & { state: EngineState; makeTensorFromTensorInfo(info: tf.TensorInfo, backend: unknown): tf.Tensor };
+  const clone = engine['clone'] as (x: tf.Tensor) => tf.Tensor;
+  const savedHandle = function (this: typeof engine, x: tf.Tensor): tf.Tensor {
+    // Inside a gradient of a gradient the saved tensors are differentiated too: keep tfjs' way.
+    if (this.state.gradientDepth > 1) return clone.call(this, x);
+    const info = this.state.tensorInfo.get(x.dataId);
+    if (!info) return clone.call(this, x);
+    info.backend.incRef(x.dataId);
+    return this.makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, info.backend);
+  };
+  patches.push({ target: engine, key: 'clone', original: clone, replacement: savedHandle });
+}
+
+interface EngineState {
+  gradientDepth: number;
+  tensorInfo: WeakMap<object, { backend: { incRef(dataId: object): void } }>;
 }
 
 function relu6GradConfig(): tf.GradConfig {
