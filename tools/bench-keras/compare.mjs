@@ -8,6 +8,7 @@
 //
 //   npm run bench:keras                 # all configurations, 3 rounds
 //   npm run bench:keras -- --rounds 1 --configs 0.35@96
+//   npm run bench:keras -- --skip-tfjs  # without the (slow) tfjs-kernels column
 //
 // Needs the Keras venv (tools/keras-reference/setup-venv.sh; created here when missing).
 import { spawnSync } from 'node:child_process';
@@ -30,6 +31,7 @@ const configs = option('configs', '1.0@224,0.35@224,0.35@96')
     return { alpha: Number(alpha), size: Number(size) };
   });
 const heads = option('heads', 'gap,flatten').split(',');
+const skipTfjs = args.includes('--skip-tfjs');
 const venv = process.env.HEADBENCH_KERAS_VENV ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'headbench', 'keras-venv');
 const python = path.join(venv, 'bin', 'python');
 
@@ -64,29 +66,41 @@ for (let round = 1; round <= rounds; round++) {
     const entry = results.get(c.key) ?? { keras: [], fused: [], plain: [] };
     results.set(c.key, entry);
     const params = [String(c.alpha), String(c.size), c.head];
-    process.stderr.write(`round ${round}/${rounds} ${c.key}: keras`);
-    entry.keras.push(measure(python, ['keras_step.py', '--alpha', params[0], '--size', params[1], '--head', c.head]));
-    process.stderr.write(', headbench');
-    entry.fused.push(measure(process.execPath, ['timing.mjs', ...params]));
-    process.stderr.write(', tfjs kernels\n');
-    entry.plain.push(measure(process.execPath, ['timing.mjs', ...params], { HEADBENCH_ACCELERATE: '0' }));
+    const keras = () => entry.keras.push(measure(python, ['keras_step.py', '--alpha', params[0], '--size', params[1], '--head', c.head]));
+    const headbench = () => entry.fused.push(measure(process.execPath, ['timing.mjs', ...params]));
+    // A/B in odd rounds, B/A in even ones, so that neither side always runs on a warmer machine.
+    const order = round % 2 ? [['keras', keras], ['headbench', headbench]] : [['headbench', headbench], ['keras', keras]];
+    process.stderr.write(`round ${round}/${rounds} ${c.key}:`);
+    for (const [name, run] of order) {
+      process.stderr.write(` ${name}`);
+      run();
+    }
+    if (!skipTfjs) {
+      process.stderr.write(', tfjs kernels');
+      entry.plain.push(measure(process.execPath, ['timing.mjs', ...params], { HEADBENCH_ACCELERATE: '0' }));
+    }
+    process.stderr.write('\n');
   }
 }
 
 const fmt = (/** @type {number} */ v) => v.toFixed(0);
 const ratio = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).toFixed(2)}x`;
 const lines = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus()[0]?.model.trim()}, ${os.cpus().length} cores; batch 32, SGD, whole model trained; medians of ${rounds} alternating rounds (each round: medians of 8 steps after warm-up).`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus()[0]?.model.trim()}, ${os.cpus().length} cores; batch 32, SGD, whole model trained; medians of ${rounds} alternating rounds (each round: medians of 8 steps after warm-up); "per round" is the lowest and highest of the rounds' own ratios.`,
   '',
-  '| configuration | metric | Keras 3 ms | headbench ms | ratio | tfjs kernels ms | ratio |',
-  '|---|---|---:|---:|---:|---:|---:|',
+  `| configuration | metric | Keras 3 ms | headbench ms | ratio | per round |${skipTfjs ? '' : ' tfjs kernels ms | ratio |'}`,
+  `|---|---|---:|---:|---:|---:|${skipTfjs ? '' : '---:|---:|'}`,
 ];
 for (const [key, r] of results) {
   for (const [metric, field] of [['train step', 'trainMs'], ['inference batch 32', 'inferMs'], ['inference batch 1', 'infer1Ms'], ['first step (cold)', 'coldMs']]) {
     const k = median(r.keras.map((m) => m[field]));
     const f = median(r.fused.map((m) => m[field]));
-    const p = median(r.plain.map((m) => m[field]));
-    lines.push(`| ${key} | ${metric} | ${fmt(k)} | ${fmt(f)} | ${ratio(f, k)} | ${fmt(p)} | ${ratio(p, k)} |`);
+    const perRound = r.fused.map((m, i) => m[field] / r.keras[i][field]).sort((a, b) => a - b);
+    const range = perRound.length > 1 ? `${perRound[0].toFixed(2)}-${perRound.at(-1).toFixed(2)}` : '';
+    const plain = skipTfjs ? '' : ` ${fmt(median(r.plain.map((m) => m[field])))} | ${ratio(median(r.plain.map((m) => m[field])), k)} |`;
+    lines.push(`| ${key} | ${metric} | ${fmt(k)} | ${fmt(f)} | ${ratio(f, k)} | ${range} |${plain}`);
   }
 }
+const engines = [...new Set([...results.values()].flatMap((r) => r.fused.map((m) => m.inference)))];
+lines.push('', `headbench's inference ran as: ${engines.join(', ')} (graph: one TensorFlow session run per batch, packages/core/src/graph).`);
 process.stdout.write(`${lines.join('\n')}\n`);
