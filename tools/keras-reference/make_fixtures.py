@@ -12,6 +12,10 @@ script runs a *real* Keras once and freezes what it computes into small files:
                                the legacy Keras HDF5 layout, an input batch,
                                the Keras output, and a layer-by-layer
                                description of the graph.
+  train_step_0.35/             one training step (train_on_batch, SGD) of the
+                               same base weights plus a GAP + Dense head: the
+                               batch, the head's starting weights, the loss
+                               and every weight after the step.
 
 Usage (see README.md for setting up the venv):
 
@@ -36,7 +40,9 @@ from pathlib import Path
 #   defined as "what Keras on TensorFlow computes".
 # - TF_ENABLE_ONEDNN_OPTS=0: oneDNN picks kernels by CPU ISA, which makes the
 #   last bits of the output machine dependent. Plain Eigen kernels keep
-#   regeneration reproducible across machines.
+#   regeneration reproducible across machines. The training step needs it for
+#   correctness too: TF 2.21's oneDNN Conv2DBackpropInput is wrong for 1x1
+#   convolutions with some input channel counts (112, Conv_1's here); README.md.
 # - CUDA_VISIBLE_DEVICES: CPU only, for the same reason.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -594,6 +600,185 @@ def reference_fixture(out: Path) -> dict:
 
 
 # --------------------------------------------------------------------------
+# (c) train_step_0.35/
+
+TRAIN_SIZE = 64
+TRAIN_BATCH = 8  # a power of two, so Keras' loss tracker (sum * n / n) returns the loss exactly
+TRAIN_CLASSES = 5
+TRAIN_LR = 0.1
+TRAIN_DIR = f"train_step_{REF_ALPHA}"
+
+
+def weight_kind(name: str) -> str:
+    """`Conv1/kernel:0` -> `kernel`."""
+    return name.split("/")[-1].split(":")[0]
+
+
+def update_sizes(before: list[tuple[str, np.ndarray]], after: list[tuple[str, np.ndarray]]) -> dict:
+    """Per kind of weight (kernel, gamma, moving_variance, ...): the largest change one step made
+    and where, so a test can check that its tolerance is far below what the step changes."""
+    sizes: dict[str, dict] = {}
+    for (name, a), (_, b) in zip(before, after):
+        change = float(np.abs(b - a).max())
+        row = sizes.setdefault(weight_kind(name), {"weights": 0, "changed": 0, "maxAbsChange": 0.0})
+        row["weights"] += 1
+        row["changed"] += int(change > 0)
+        if change >= row["maxAbsChange"]:
+            row["maxAbsChange"], row["at"] = change, name
+    return sizes
+
+
+def named_weights(model: keras.Model) -> list[tuple[str, np.ndarray]]:
+    """Every weight in the legacy file order, under its Keras 2 name."""
+    return [
+        (keras2_weight_name(layer, v), keras.ops.convert_to_numpy(v).copy())
+        for layer in model.layers
+        for v in legacy_h5_format._legacy_weights(layer)
+    ]
+
+
+def train_step_fixture(out: Path) -> dict:
+    """One `train_on_batch` step of the reference base weights with a GAP -> Dense(5) head.
+
+    The base is MobileNetV2 alpha 0.35 at 64x64 (small and fast) loaded by topology from
+    mobilenetv2_0.35_96/weights.h5, the file the TS test loads too; the whole model is
+    trainable, so every kernel, gamma and beta takes an SGD step and every BatchNorm layer
+    runs in training mode and updates its moving statistics (momentum 0.999).
+    """
+    # See the TF_ENABLE_ONEDNN_OPTS note at the top: with oneDNN the step itself is wrong.
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0", "the training step needs TF_ENABLE_ONEDNN_OPTS=0"
+    d = out / TRAIN_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    weights_path = d / "weights_after.h5"
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(SEED)
+    base = mobilenet_v2(REF_ALPHA, TRAIN_SIZE)
+    base.load_weights(str(out / REF_DIR / "weights.h5"))
+    pool = keras.layers.GlobalAveragePooling2D(name="global_average_pooling2d")
+    dense = keras.layers.Dense(TRAIN_CLASSES, name="dense")  # logits, no softmax
+    model = keras.Model(base.input, dense(pool(base.output)))
+
+    # Head, input batch and labels from numpy, so they do not depend on Keras' initializers.
+    rng = np.random.default_rng(SEED + 2)
+    features = base.output.shape[-1]
+    limit = math.sqrt(6 / (features + TRAIN_CLASSES))  # glorot_uniform, Keras' Dense default
+    kernel = rng.uniform(-limit, limit, (features, TRAIN_CLASSES)).astype(np.float32)
+    bias = (rng.standard_normal(TRAIN_CLASSES) * 0.1).astype(np.float32)
+    dense.set_weights([kernel, bias])
+    x = rng.uniform(-1.0, 1.0, (TRAIN_BATCH, TRAIN_SIZE, TRAIN_SIZE, 3)).astype(np.float32)
+    labels = rng.integers(0, TRAIN_CLASSES, TRAIN_BATCH).astype(np.int32)
+
+    # jit_compile=False is what "auto" picks on a CPU-only machine; explicit so a GPU/XLA
+    # machine computes the same thing.
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=TRAIN_LR),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,
+    )
+    before = named_weights(model)
+    snapshot = model.get_weights()
+
+    # A training-mode forward pass updates the BatchNorm moving statistics, so put every weight
+    # back afterwards: train_on_batch must start from the same state.
+    logits = model(x, training=True)
+    loss_forward = float(keras.ops.convert_to_numpy(model.loss(labels, logits)))
+    model.set_weights(snapshot)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(before, named_weights(model)))
+
+    loss = float(model.train_on_batch(x, labels))
+    assert math.isfinite(loss), loss
+    after = named_weights(model)
+    sizes = update_sizes(before, after)
+    # The step must reach every weight: an untouched one would be compared to itself.
+    for kind, row in sizes.items():
+        assert row["changed"] == row["weights"], (kind, row)
+
+    save_weights_keras2_layout(weights_path, model)
+    written = [a for _, arrays in read_weight_arrays(weights_path) for a in arrays]
+    assert len(written) == len(after)
+    for a, (name, b) in zip(written, after):
+        assert np.array_equal(a, b), name
+
+    x.astype("<f4").tofile(d / "input.bin")
+    labels.astype("<i4").tofile(d / "labels.bin")
+    kernel.astype("<f4").tofile(d / "dense_kernel.bin")
+    bias.astype("<f4").tofile(d / "dense_bias.bin")
+
+    meta = {
+        **versions(),
+        "description": "One model.train_on_batch(input, labels) step of MobileNetV2 alpha 0.35 at "
+        f"{TRAIN_SIZE}x{TRAIN_SIZE} (include_top=False, whole model trainable) with the weights of "
+        f"{REF_DIR}/weights.h5 -> GlobalAveragePooling2D -> Dense({TRAIN_CLASSES}) logits",
+        "model": {
+            "alpha": REF_ALPHA,
+            "size": TRAIN_SIZE,
+            "classes": TRAIN_CLASSES,
+            "baseWeights": f"{REF_DIR}/weights.h5 (loaded by topology)",
+            "head": f"GlobalAveragePooling2D -> Dense({TRAIN_CLASSES}), no activation",
+            **counts(model),
+            "batchNorm": "epsilon 1e-3, momentum 0.999 (training mode: batch statistics; "
+            "moving = moving * momentum + batch * (1 - momentum), biased batch variance)",
+        },
+        "compile": {
+            "optimizer": f"keras.optimizers.SGD(learning_rate={TRAIN_LR})",
+            "loss": "keras.losses.SparseCategoricalCrossentropy(from_logits=True) "
+            "(mean over the batch)",
+            "jitCompile": False,
+        },
+        "seed": SEED,
+        "seeding": {
+            "generator": "np.random.default_rng(seed + 2), drawn in this order",
+            "denseKernel": f"U(-l, l), l = sqrt(6 / ({features} + {TRAIN_CLASSES})) (glorot_uniform)",
+            "denseBias": "N(0, 1) * 0.1",
+            "input": "U(-1, 1)",
+            "labels": f"integers in [0, {TRAIN_CLASSES})",
+        },
+        "labels": labels.tolist(),
+        "loss": loss,
+        "lossForward": loss_forward,
+        "lossNote": "loss is what train_on_batch returned; lossForward is the same loss from "
+        "model(input, training=True) on the starting weights, run before the step and undone",
+        "updates": sizes,
+        "files": {
+            "input.bin": {
+                "dtype": "float32",
+                "byteOrder": "little",
+                "shape": list(x.shape),
+                "layout": "NHWC",
+                "range": [-1, 1],
+                "sha256": sha256(d / "input.bin"),
+            },
+            "labels.bin": {
+                "dtype": "int32",
+                "byteOrder": "little",
+                "shape": list(labels.shape),
+                "sha256": sha256(d / "labels.bin"),
+            },
+            "dense_kernel.bin": {
+                "dtype": "float32",
+                "byteOrder": "little",
+                "shape": list(kernel.shape),
+                "when": "before the step",
+                "sha256": sha256(d / "dense_kernel.bin"),
+            },
+            "dense_bias.bin": {
+                "dtype": "float32",
+                "byteOrder": "little",
+                "shape": list(bias.shape),
+                "when": "before the step",
+                "sha256": sha256(d / "dense_bias.bin"),
+            },
+            "weights_after.h5": {
+                "layout": f"as {REF_DIR}/weights.h5 (Keras 2 legacy save_weights, by topology), "
+                "for the whole model: the base's layers, then the dense layer",
+                "when": "after the step: trainable weights and BatchNorm moving statistics",
+                "sha256": sha256(weights_path),
+            },
+        },
+    }
+    dump_json(meta, d / "meta.json")
+    return meta
 
 
 def main(argv=None) -> int:
@@ -608,6 +793,9 @@ def main(argv=None) -> int:
     f = meta["files"]["features.bin"]
     print(f"  {REF_DIR}: features maxAbs={f['maxAbs']:.4f} zero={f['fractionZero']:.3f} "
           f"six={f['fractionSix']:.3f}; weights.h5 reloads bit-identically", flush=True)
+
+    step = train_step_fixture(out)
+    print(f"  {TRAIN_DIR}: loss={step['loss']:.7f} (forward pass {step['lossForward']:.7f})", flush=True)
 
     dump_json(param_tables(), out / "params.json")
 
