@@ -37,7 +37,10 @@ export interface Comparison {
   environmentChanges: string[];
 }
 
-const ENVIRONMENT_FIELDS = ['cpu', 'cores', 'node', 'tfjsNode', 'libtensorflow', 'accelerated', 'threads'] as const;
+const ENVIRONMENT_FIELDS = ['cpu', 'cores', 'node', 'tfjsNode', 'libtensorflow', 'accelerated', 'kernelFixes', 'threads'] as const;
+
+/** An environment field as compared; results from before kernel fixes were recorded had none. */
+const environmentValue = (env: RunResults['environment'] | undefined, key: (typeof ENVIRONMENT_FIELDS)[number]) => JSON.stringify(key === 'kernelFixes' ? (env?.kernelFixes ?? []) : env?.[key]);
 
 function sampleStats(samples: readonly number[]): { median: number; se: number } {
   const n = samples.length;
@@ -111,8 +114,8 @@ export function compareResults(baseline: RunResults, current: RunResults, thresh
     added: [...after.keys()].filter((id) => !before.has(id)),
     regressions: metrics.filter((m) => m.verdict === 'regression').length,
     improvements: metrics.filter((m) => m.verdict === 'improvement').length,
-    environmentChanges: ENVIRONMENT_FIELDS.filter((k) => JSON.stringify(baseline.environment?.[k]) !== JSON.stringify(current.environment?.[k])).map(
-      (k) => `${k}: ${JSON.stringify(baseline.environment?.[k])} → ${JSON.stringify(current.environment?.[k])}`,
+    environmentChanges: ENVIRONMENT_FIELDS.filter((k) => environmentValue(baseline.environment, k) !== environmentValue(current.environment, k)).map(
+      (k) => `${k}: ${environmentValue(baseline.environment, k)} → ${environmentValue(current.environment, k)}`,
     ),
   };
 }

@@ -22,6 +22,8 @@ export interface Environment {
    * and inference as one TensorFlow graph where the layers allow (graph/inference.ts).
    */
   accelerated: boolean;
+  /** TensorFlow kernels replaced because they compute wrong results on this machine (kernel-fixes.ts). */
+  kernelFixes?: string[];
   platform: string;
   cpu: string;
   cores: number;
@@ -39,6 +41,7 @@ export function environment(): Environment {
     libtensorflow: info.libtensorflow,
     backend: info.backend,
     accelerated: info.accelerated,
+    kernelFixes: info.kernelFixes,
     platform: `${process.platform}-${process.arch}`,
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
     cores: os.cpus().length,

@@ -1,6 +1,7 @@
 import './load-tensorflow.js';
 import * as tf from '@tensorflow/tfjs-node';
 import { accelerationEnabled, setAcceleration } from './accelerate.js';
+import { applyKernelFixes, kernelFixes } from './kernel-fixes.js';
 
 /**
  * The one TensorFlow.js instance every headbench package uses. Plugins import `tf` from
@@ -15,7 +16,12 @@ export const NATIVE_BACKEND = 'tensorflow';
 // HEADBENCH_ACCELERATE=0 runs tfjs' own implementation instead, for comparisons.
 setAcceleration(process.env['HEADBENCH_ACCELERATE'] !== '0');
 
-export function runtimeInfo(): { backend: string; tfjsNode: string; libtensorflow: string; accelerated: boolean } {
+// Kernels that compute wrong results on this machine are replaced, whatever the acceleration
+// setting: a benchmark of wrong gradients measures nothing (see kernel-fixes.ts).
+// HEADBENCH_KERNEL_FIXES=0 keeps the native kernels, to measure what the fixes cost.
+if (process.env['HEADBENCH_KERNEL_FIXES'] !== '0') applyKernelFixes();
+
+export function runtimeInfo(): { backend: string; tfjsNode: string; libtensorflow: string; accelerated: boolean; kernelFixes: string[] } {
   const backend = tf.getBackend();
   const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
   return {
@@ -23,5 +29,6 @@ export function runtimeInfo(): { backend: string; tfjsNode: string; libtensorflo
     tfjsNode: tf.version['tfjs-node'] ?? 'unknown',
     libtensorflow: binding?.TF_Version ?? 'unknown',
     accelerated: accelerationEnabled(),
+    kernelFixes: [...kernelFixes()],
   };
 }
