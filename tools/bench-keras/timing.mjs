@@ -44,4 +44,4 @@ const coldMs = performance.now() - t0;
 const trainMs = await medianMs(() => step(x, y), 3, samples);
 const inferMs = await medianMs(predict(x), 2, samples);
 const infer1Ms = await medianMs(predict(x1), 3, samples * 2);
-process.stdout.write(`${JSON.stringify({ coldMs, trainMs, inferMs, infer1Ms, inference: inference.engine })}\n`);
+process.stdout.write(`${JSON.stringify({ coldMs, trainMs, inferMs, infer1Ms, inference: inference.engine, train: step.engine?.engine, trainReason: step.engine?.reason })}\n`);

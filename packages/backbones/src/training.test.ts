@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { composeModel, defineHead, tf } from '@headbench/core';
+import { composeModel, createTrainStep, defineHead, sgdOptimizer, tf } from '@headbench/core';
 import { mobilenetv2 } from './mobilenetv2.js';
 import { H5_FIXTURE_DIR } from './testing/fixtures.js';
 
@@ -51,6 +51,25 @@ describe('training through the backbone', () => {
     await step();
     expect(base()).toEqual(before);
     expect(dense?.getWeights()[0]?.dataSync()).not.toEqual(headBefore);
+    dispose();
+  });
+
+  it("headbench's training graph keeps a frozen base too, and trains the head", async () => {
+    const { model, base, dispose } = await trainer(false);
+    const dense = model.layers[model.layers.length - 1];
+    const headBefore = dense?.getWeights()[0]?.dataSync().slice();
+    const before = base();
+    const optimizer = sgdOptimizer(0.1, 0);
+    const step = createTrainStep(model, optimizer, 3);
+    const x = tf.randomUniform([4, 64, 64, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+    const y = tf.tensor1d([0, 1, 2, 1], 'int32');
+    await step(x, y);
+    expect(step.engine).toEqual({ engine: 'graph' });
+    expect(base()).toEqual(before);
+    expect(dense?.getWeights()[0]?.dataSync()).not.toEqual(headBefore);
+    step.dispose();
+    optimizer.dispose();
+    tf.dispose([x, y]);
     dispose();
   });
 

@@ -125,6 +125,7 @@ export async function benchModel(model: tf.LayersModel, options: ModelBenchOptio
       peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
+    step.dispose();
     optimizer.dispose();
     inference.dispose();
     tf.dispose([x, x1, y]);

@@ -8,7 +8,7 @@ type Padding = 'same' | 'valid';
  * How far a conv2d input gradient is from the truth, by the adjoint identity: for any probe p,
  * <dx, p> must equal <conv2d(p, filter), dy>, because conv2d is linear in its input. Relative.
  */
-function adjointError(dx: tf.Tensor, filter: tf.Tensor4D, dy: tf.Tensor, stride: number, pad: Padding, seed: number): number {
+function adjointError(dx: tf.Tensor4D, filter: tf.Tensor4D, dy: tf.Tensor, stride: number, pad: Padding, seed: number): number {
   return tf.tidy(() => {
     const p = tf.randomNormal(dx.shape, 0, 1, 'float32', seed) as tf.Tensor4D;
     const left = tf.sum(tf.mul(dx, p)).dataSync()[0] as number;
@@ -50,7 +50,7 @@ describe('Conv2DBackpropInput', () => {
       const x = tf.randomNormal([2, size, size, c], 0, 1, 'float32', 1) as tf.Tensor4D;
       const filter = tf.randomNormal([k, k, c, 16], 0, 1, 'float32', 2) as tf.Tensor4D;
       const dy = tf.randomNormal(tf.conv2d(x, filter, s, pad).shape, 0, 1, 'float32', 3);
-      const dx = tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(v, filter, s, pad), dy)))(x);
+      const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(v as tf.Tensor4D, filter, s, pad), dy)))(x) as tf.Tensor4D;
       expect(adjointError(dx, filter, dy, s, pad, 5)).toBeLessThan(1e-5);
     });
   });

@@ -4,6 +4,7 @@ import { UsageError } from './errors.js';
 import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
 import type { LabeledImages } from './data/dataset.js';
 import { compileInference, type InferenceModel } from './graph/inference.js';
+import { compileTrainStep, type CompiledTrainStep } from './graph/train-step.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -113,15 +114,22 @@ async function evaluateWith(inference: InferenceModel, data: TrainData, split: L
   return { loss: lossSum / n, accuracy: correct / n };
 }
 
-/** One training step: forward in training mode, loss, backward, optimizer update; awaits the results. */
-export type TrainStep = (x: tf.Tensor4D, y: tf.Tensor1D) => Promise<{ loss: number; correct: number }>;
-
 /**
- * The step of the seed recipe, shared by training and benchmarks so both time the same work:
- * sparse categorical cross-entropy on logits, BatchNorm in training mode (its moving statistics
- * update as in Keras), every trainable weight updated.
+ * One training step: forward in training mode, loss, backward, optimizer update; awaits the
+ * results. With plain SGD the step runs as one TensorFlow graph (graph/train.ts) where every
+ * layer has a training translation, built on the first call; otherwise as eager tfjs ops.
+ * `dispose` releases the graph's session.
  */
-export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: number): TrainStep {
+export interface TrainStep {
+  (x: tf.Tensor4D, y: tf.Tensor1D): Promise<{ loss: number; correct: number }>;
+  /** How the step ran: one TensorFlow graph, or eager ops and why; undefined before the first call. */
+  readonly engine: { engine: 'graph' | 'eager'; reason?: string } | undefined;
+  dispose(): void;
+}
+
+type StepFunction = (x: tf.Tensor4D, y: tf.Tensor1D) => Promise<{ loss: number; correct: number }>;
+
+function eagerStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: number): StepFunction {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   return async (x, y) => {
     let hits: tf.Scalar | undefined;
@@ -138,6 +146,26 @@ export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, 
     tf.dispose([loss, hits as tf.Scalar]);
     return { loss: lossValue[0] as number, correct: hitValue[0] as number };
   };
+}
+
+/**
+ * The step of the seed recipe, shared by training and benchmarks so both time the same work:
+ * sparse categorical cross-entropy on logits, BatchNorm in training mode (its moving statistics
+ * update as in Keras), every trainable weight updated.
+ */
+export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: number): TrainStep {
+  const eager = eagerStep(model, optimizer, classes);
+  let compiled: Promise<CompiledTrainStep> | undefined;
+  let ready: CompiledTrainStep | undefined;
+  const step = async (x: tf.Tensor4D, y: tf.Tensor1D) => {
+    ready ??= await (compiled ??= compileTrainStep(model, optimizer, classes));
+    return ready.run ? ready.run(x, y) : eager(x, y);
+  };
+  // A getter, not a copied value: the engine is known once the first call has compiled.
+  Object.defineProperty(step, 'engine', {
+    get: () => ready && { engine: ready.run ? 'graph' : 'eager', ...(ready.reason ? { reason: ready.reason } : {}) },
+  });
+  return Object.assign(step, { dispose: () => ready?.dispose() }) as TrainStep;
 }
 
 /** SGD at `lr`, with momentum when it is > 0 (Keras' SGD(lr, momentum)). */
@@ -221,6 +249,7 @@ export function sgdTrainer(): Trainer {
           tensors: { afterFirstStep, afterLastStep },
         };
       } finally {
+        trainStep.dispose();
         optimizer.dispose();
         inference.dispose();
       }

@@ -1,9 +1,6 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { accelerationEnabled } from '../accelerate.js';
-import { tf } from '../runtime.js';
-import { writeSavedModel } from './saved-model.js';
+import type { tf } from '../runtime.js';
+import { loadGraph, type GraphSession } from './session.js';
 import { buildInferenceGraph, UnsupportedLayerError } from './translate.js';
 
 /**
@@ -41,17 +38,12 @@ export async function compileInference(model: tf.LayersModel): Promise<Inference
     if (error instanceof UnsupportedLayerError) return eager(model, error.message);
     throw error;
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-graph-'));
-  let session: Awaited<ReturnType<typeof tf.node.loadSavedModel>>;
+  let session: GraphSession;
   try {
-    writeSavedModel(dir, graph.nodes, graph.signature);
-    session = await tf.node.loadSavedModel(dir, ['serve'], 'serving_default');
+    session = await loadGraph(graph.nodes, graph.signature);
   } catch (error) {
     // A translation TensorFlow refuses is headbench's bug, but not a reason to lose a run.
     return eager(model, `TensorFlow did not load its inference graph: ${(error as Error).message.split('\n')[0]}`);
-  } finally {
-    // The session holds the graph in memory; the file was only the way in.
-    fs.rmSync(dir, { recursive: true, force: true });
   }
   const { feeds } = graph;
   let disposed = false;

@@ -12,7 +12,7 @@ const PROTO = `
 syntax = "proto3";
 package tensorflow;
 
-enum DataType { DT_INVALID = 0; DT_FLOAT = 1; DT_INT32 = 3; }
+enum DataType { DT_INVALID = 0; DT_FLOAT = 1; DT_INT32 = 3; DT_BOOL = 10; }
 
 message TensorShapeProto {
   message Dim { int64 size = 1; }
@@ -93,7 +93,8 @@ const GRAPH_DEF_VERSION = 2474;
 
 export const DT_FLOAT = 1;
 export const DT_INT32 = 3;
-export type DType = typeof DT_FLOAT | typeof DT_INT32;
+export const DT_BOOL = 10;
+export type DType = typeof DT_FLOAT | typeof DT_INT32 | typeof DT_BOOL;
 
 /** An attribute value, in protobufjs' object form of `AttrValue`. */
 export type Attr =

@@ -101,7 +101,7 @@ export class GraphBuilder {
     return this.op('BiasAdd', name, [x, bias], { T, data_format: { s: bytes('NHWC') } });
   }
 
-  reduce(op: 'Mean' | 'Max', name: string, x: GraphTensor, axes: number[], keepDims: boolean): GraphTensor {
+  reduce(op: 'Mean' | 'Max' | 'Sum', name: string, x: GraphTensor, axes: number[], keepDims: boolean): GraphTensor {
     return this.op(op, name, [x, this.constInt(`${name}/axes`, axes)], { T, Tidx: { type: DT_INT32 }, keep_dims: { b: keepDims } });
   }
 

@@ -202,14 +202,15 @@ export async function checkBackboneNoLeak(factory: FactoryOf<BackbonePlugin>, op
   const y = tf.tensor1d([0, 2], 'int32');
   const optimizer = sgdOptimizer(0.01, 0);
   const counts: number[] = [];
+  const step = createTrainStep(model, optimizer, 3);
   try {
-    const step = createTrainStep(model, optimizer, 3);
     for (let i = 0; i < steps; i++) {
       const { loss } = await step(x, y).catch((error: unknown) => fail(r.subject, check, `SGD step ${i + 1} threw: ${messageOf(error)}`));
       if (!Number.isFinite(loss)) fail(r.subject, check, `SGD step ${i + 1} at ${size}px gave loss ${loss}`);
       counts.push(tf.memory().numTensors);
     }
   } finally {
+    step.dispose();
     tf.dispose(x === raw ? [raw, y] : [raw, x, y]);
     optimizer.dispose();
     model.dispose();

@@ -265,14 +265,15 @@ export async function checkHeadNoLeak(factory: FactoryOf<HeadPlugin>, options?: 
   const model = modelOf(r, check, input, logits, 'training');
   const optimizer = sgdOptimizer(0.01, 0);
   const counts: number[] = [];
+  const step = createTrainStep(model, optimizer, classes);
   try {
-    const step = createTrainStep(model, optimizer, classes);
     for (let i = 0; i < steps; i++) {
       const { loss } = await step(x as tf.Tensor4D, y as tf.Tensor1D).catch((error: unknown) => fail(r.subject, check, `SGD step ${i + 1} threw: ${messageOf(error)}`));
       if (!Number.isFinite(loss)) fail(r.subject, check, `SGD step ${i + 1} on features ${formatShape([4, ...featureShape])} gave loss ${loss}`);
       counts.push(tf.memory().numTensors);
     }
   } finally {
+    step.dispose();
     model.dispose();
     optimizer.dispose();
     tf.dispose([x, y]);

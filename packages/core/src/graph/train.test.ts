@@ -1,0 +1,132 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { setAcceleration } from '../accelerate.js';
+import { tf } from '../runtime.js';
+import { createTrainStep, sgdOptimizer } from '../trainer.js';
+
+afterAll(() => setAcceleration(true));
+
+const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
+
+/**
+ * Every layer the training graph differentiates, MobileNet-style: padding, a strided conv with
+ * bias and relu, BatchNorm, ReLU6, a 1x1 expansion, depthwise conv, a residual add, relu6 as
+ * an activation, then three heads on one feature map (average, max, flatten) into Dense layers.
+ */
+function buildModel(): tf.LayersModel {
+  const input = tf.input({ shape: [12, 12, 3] });
+  let x = apply(tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 1]] }), input);
+  x = apply(tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: init(1), biasInitializer: tf.initializers.randomNormal({ seed: 11 }) }), x);
+  x = apply(tf.layers.batchNormalization({ epsilon: 1e-3, momentum: 0.9, gammaInitializer: tf.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: 12 }), movingVarianceInitializer: 'ones' }), x);
+  const skip = apply(tf.layers.reLU({ maxValue: 6 }), x);
+  x = apply(tf.layers.conv2d({ filters: 16, kernelSize: 1, useBias: false, kernelInitializer: init(2) }), skip);
+  x = apply(tf.layers.batchNormalization({ epsilon: 1e-3, momentum: 0.999 }), x);
+  x = apply(tf.layers.activation({ activation: 'relu6' }), x);
+  x = apply(tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthwiseInitializer: init(3), useBias: true }), x);
+  x = apply(tf.layers.reLU({}), x);
+  x = apply(tf.layers.conv2d({ filters: 8, kernelSize: 1, useBias: false, kernelInitializer: init(4) }), x);
+  x = apply(tf.layers.add(), [x, skip]);
+  const avg = apply(tf.layers.globalAveragePooling2d({}), x);
+  const max = apply(tf.layers.globalMaxPooling2d({}), x);
+  const flat = apply(tf.layers.flatten(), x);
+  const hidden = apply(tf.layers.dense({ units: 6, activation: 'relu', kernelInitializer: init(5) }), flat);
+  const summed = apply(tf.layers.add(), [apply(tf.layers.dense({ units: 4, kernelInitializer: init(6) }), avg), apply(tf.layers.dense({ units: 4, useBias: false, kernelInitializer: init(7) }), max)]);
+  const logits = apply(tf.layers.add(), [summed, apply(tf.layers.dense({ units: 4, kernelInitializer: init(8) }), apply(tf.layers.dropout({ rate: 0 }), hidden))]);
+  return tf.model({ inputs: input, outputs: logits });
+}
+
+/** Three SGD steps; the losses, the engine, and every weight after (moving statistics too). */
+async function train(graph: boolean) {
+  setAcceleration(graph);
+  const model = buildModel();
+  // Inputs scaled so that ReLU6 saturates in places and the max pooling has clear winners.
+  const x = tf.randomNormal([8, 12, 12, 3], 0, 3, 'float32', 5) as tf.Tensor4D;
+  const y = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32');
+  const optimizer = sgdOptimizer(0.05, 0);
+  const step = createTrainStep(model, optimizer, 4);
+  const results = [];
+  for (let i = 0; i < 3; i++) results.push(await step(x, y));
+  const engine = step.engine;
+  // In model order: two builds name their layers differently (tfjs numbers them).
+  const weights = model.weights.map((w) => ({ name: w.originalName.split('/').at(-1)!, values: Array.from(w.read().dataSync()) }));
+  step.dispose();
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+  setAcceleration(true);
+  return { results, engine, weights };
+}
+
+describe('the training step as one TensorFlow graph', () => {
+  it('gives the losses, accuracy and updated weights of the eager tfjs step', async () => {
+    const plain = await train(false);
+    const graph = await train(true);
+    expect(plain.engine?.engine).toBe('eager');
+    expect(graph.engine).toEqual({ engine: 'graph' });
+    graph.results.forEach((r, i) => {
+      expect(r.loss).toBeCloseTo(plain.results[i]!.loss, 5);
+      expect(r.correct).toBe(plain.results[i]!.correct);
+    });
+    expect(graph.weights.map((w) => w.name)).toEqual(plain.weights.map((w) => w.name));
+    plain.weights.forEach(({ name, values }, k) => {
+      const other = graph.weights[k]!.values;
+      const maxDiff = values.reduce((m, v, i) => Math.max(m, Math.abs(v - other[i]!)), 0);
+      expect(maxDiff, `${k} ${name}`).toBeLessThan(2e-5);
+    });
+    // The steps moved every weight, so agreeing means something.
+    const start = buildModel();
+    start.weights.forEach((w, k) => {
+      const initial = w.read().dataSync();
+      const moved = graph.weights[k]!.values.reduce((m, v, i) => Math.max(m, Math.abs(v - initial[i]!)), 0);
+      expect(moved, `${k} ${w.originalName}`).toBeGreaterThan(1e-4);
+    });
+    start.dispose();
+  });
+
+  it('keeps the tensor count flat and releases its session', async () => {
+    const model = buildModel();
+    const x = tf.randomNormal([4, 12, 12, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    const optimizer = sgdOptimizer(0.01, 0);
+    const step = createTrainStep(model, optimizer, 4);
+    await step(x, y);
+    const count = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await step(x, y);
+    expect(tf.memory().numTensors).toBe(count);
+    step.dispose();
+    await expect(step(x, y)).rejects.toThrow(/disposed/);
+    tf.dispose([x, y]);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('runs eagerly, saying why, for what it does not translate', async () => {
+    const reasonOf = async (model: tf.LayersModel, optimizer: tf.Optimizer) => {
+      const step = createTrainStep(model, optimizer, 2);
+      const x = tf.ones([2, 4, 4, 3]) as tf.Tensor4D;
+      const y = tf.tensor1d([0, 1], 'int32');
+      const { loss } = await step(x, y);
+      expect(Number.isFinite(loss)).toBe(true);
+      tf.dispose([x, y]);
+      optimizer.dispose();
+      model.dispose();
+      return step.engine;
+    };
+    const withLayer = (layer: tf.layers.Layer) => {
+      const input = tf.input({ shape: [4, 4, 3] });
+      return tf.model({ inputs: input, outputs: apply(tf.layers.dense({ units: 2 }), apply(layer, apply(tf.layers.flatten(), input))) });
+    };
+    expect(await reasonOf(withLayer(tf.layers.dropout({ rate: 0.5, name: 'drop' })), sgdOptimizer(0.1, 0))).toEqual({
+      engine: 'eager',
+      reason: 'layer drop (Dropout) drops units at random in training, which the training graph does not do',
+    });
+    expect(await reasonOf(withLayer(tf.layers.activation({ activation: 'tanh', name: 'squash' })), sgdOptimizer(0.1, 0))).toEqual({
+      engine: 'eager',
+      reason: 'layer squash (Activation) uses activation "tanh", which the training graph does not differentiate',
+    });
+    expect(await reasonOf(withLayer(tf.layers.activation({ activation: 'relu' })), sgdOptimizer(0.1, 0.9))).toEqual({
+      engine: 'eager',
+      reason: 'the optimizer is Momentum; the training graph does plain SGD',
+    });
+  });
+});

@@ -1,0 +1,392 @@
+import { kernelFixes } from '../kernel-fixes.js';
+import { tf } from '../runtime.js';
+import { DT_BOOL, DT_FLOAT, DT_INT32, type Attr, type NodeDef, type Signature } from './saved-model.js';
+import { activation, GraphBuilder, layerTranslators, UnsupportedLayerError, type GraphTensor, type LayerContext } from './translate.js';
+
+/**
+ * One SGD training step of a tfjs-layers model as a TensorFlow graph: the forward pass in
+ * training mode, sparse softmax cross-entropy on the logits, the backward pass written out layer
+ * by layer with TensorFlow's gradient kernels (as TensorFlow's own gradient registry would),
+ * and the updated weights and BatchNorm moving statistics as outputs. The caller feeds the
+ * images, labels, learning rate and every weight, and assigns the outputs back to the
+ * variables: one session run per step instead of a thousand eager ops.
+ *
+ * Semantics are tfjs-layers' and Keras': the mean loss over the batch, `w -= lr * grad` for
+ * every trainable weight, training-mode BatchNorm normalising with the batch statistics and
+ * moving them by `moving -= (moving - batch) * (1 - momentum)` with the biased batch variance,
+ * and a BatchNorm layer that is not trainable normalising with its moving statistics (Keras'
+ * rule, which the backbones keep). Layers the backward pass has no translation for (dropout,
+ * other activations, ...) are reported, and the caller trains eagerly.
+ */
+
+const T = { type: DT_FLOAT } as const;
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+/** What the backward pass of one layer yields: gradients for its inputs and its trainable weights. */
+interface Backward {
+  inputs: (GraphTensor | undefined)[];
+  weights: [tf.LayerVariable, GraphTensor][];
+}
+
+interface Translated {
+  output: GraphTensor;
+  backward(dy: GraphTensor, needInput: boolean[]): Backward;
+  /** New values of non-trainable state, e.g. BatchNorm's moving statistics. */
+  updates?: [tf.LayerVariable, GraphTensor][];
+}
+
+interface TrainContext extends LayerContext {
+  variable(name: string): tf.LayerVariable;
+  trainable(name: string): boolean;
+}
+
+type TrainTranslator = (layer: tf.layers.Layer, context: TrainContext) => Translated;
+
+function unsupported(layer: tf.layers.Layer, detail: string): never {
+  throw new UnsupportedLayerError(layer.name, layer.getClassName(), detail);
+}
+
+const DIFFERENTIABLE = new Set(['linear', 'relu', 'relu6']);
+
+/** Refuses, while the graph is built, an activation the backward pass cannot differentiate. */
+function checkActivation(layer: tf.layers.Layer, kind: unknown): void {
+  if (!DIFFERENTIABLE.has(String(kind ?? 'linear'))) unsupported(layer, `uses activation ${JSON.stringify(kind)}, which the training graph does not differentiate`);
+}
+
+/** The gradient through `linear`, `relu` or `relu6`, given the activation's input. */
+function activationGrad(layer: tf.layers.Layer, g: GraphBuilder, kind: unknown, dy: GraphTensor, pre: GraphTensor): GraphTensor {
+  switch (kind ?? 'linear') {
+    case 'linear':
+      return dy;
+    case 'relu':
+      return g.op('ReluGrad', `${layer.name}/relu_grad`, [dy, pre], { T });
+    case 'relu6':
+      return g.op('Relu6Grad', `${layer.name}/relu6_grad`, [dy, pre], { T });
+    default:
+      return unsupported(layer, `uses activation ${JSON.stringify(kind)}, which the training graph does not differentiate`);
+  }
+}
+
+const pairOf = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : [Number(v ?? 1), Number(v ?? 1)]);
+
+function convAttrs(config: Record<string, unknown>): Record<string, Attr> {
+  const [sh, sw] = pairOf(config['strides']);
+  return {
+    T,
+    strides: { list: { i: [1, sh, sw, 1] } },
+    dilations: { list: { i: [1, 1, 1, 1] } },
+    padding: { s: bytes(String(config['padding']).toUpperCase()) },
+    data_format: { s: bytes('NHWC') },
+    explicit_paddings: { list: { i: [] } },
+  };
+}
+
+function checkConv(layer: tf.layers.Layer, config: Record<string, unknown>): void {
+  const [dh, dw] = pairOf(config['dilationRate']);
+  if (dh !== 1 || dw !== 1) unsupported(layer, 'is dilated, which the training graph does not differentiate');
+}
+
+/** Conv2D and DepthwiseConv2D: the kernel, an optional bias, an optional activation. */
+const conv =
+  (depthwise: boolean): TrainTranslator =>
+  (layer, context) => {
+    const { graph: g, inputs, config, weight, variable, trainable } = context;
+    checkConv(layer, config);
+    const kernelName = depthwise ? 'depthwise_kernel' : 'kernel';
+    const kind = config['activation'];
+    checkActivation(layer, kind);
+    const x = inputs[0]!;
+    const kernel = weight(kernelName);
+    const attrs = convAttrs(config);
+    const conv = g.op(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', layer.name, [x, kernel], depthwise ? attrs : { ...attrs, use_cudnn_on_gpu: { b: true } });
+    const useBias = config['useBias'] !== false;
+    const pre = useBias ? g.biasAdd(`${layer.name}/bias_add`, conv, weight('bias')) : conv;
+    const output = activation(g, layer.name, pre, kind, layer);
+    const kernelShape = variable(kernelName).shape as number[];
+    const [kh, kw, cin, cout] = kernelShape as [number, number, number, number];
+    const [sh, sw] = pairOf(config['strides']);
+    return {
+      output,
+      backward(dy, needInput) {
+        const d = activationGrad(layer, g, kind, dy, pre);
+        const weights: [tf.LayerVariable, GraphTensor][] = [];
+        if (trainable(kernelName)) {
+          const sizes = g.constInt(`${layer.name}/filter_sizes`, kernelShape);
+          weights.push([variable(kernelName), g.op(depthwise ? 'DepthwiseConv2dNativeBackpropFilter' : 'Conv2DBackpropFilter', `${layer.name}/kernel_grad`, [x, sizes, d], depthwise ? attrs : { ...attrs, use_cudnn_on_gpu: { b: true } })]);
+        }
+        if (useBias && trainable('bias')) weights.push([variable('bias'), g.op('BiasAddGrad', `${layer.name}/bias_grad`, [d], { T, data_format: { s: bytes('NHWC') } })]);
+        let dx: GraphTensor | undefined;
+        if (needInput[0]) {
+          const sizes = g.op('Shape', `${layer.name}/input_sizes`, [x], { T, out_type: { type: DT_INT32 } });
+          if (depthwise) {
+            dx = g.op('DepthwiseConv2dNativeBackpropInput', `${layer.name}/input_grad`, [sizes, kernel, d], attrs);
+          } else if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
+            // A 1x1 convolution is a matrix product over the pixels; so is its input gradient.
+            const flat = g.reshape(`${layer.name}/dy_flat`, d, [-1, cout]);
+            const w = g.reshape(`${layer.name}/kernel_2d`, kernel, [cin, cout]);
+            const product = g.op('MatMul', `${layer.name}/input_grad_2d`, [flat, w], { T, transpose_a: { b: false }, transpose_b: { b: true } });
+            dx = g.op('Reshape', `${layer.name}/input_grad`, [product, sizes], { T, Tshape: { type: DT_INT32 } });
+          } else if (kernelFixes().some((f) => f.startsWith('Conv2DBackpropInput'))) {
+            unsupported(layer, `needs the input gradient of a ${kh}x${kw} stride-${sh} convolution, which TensorFlow computes wrongly on this CPU (kernel-fixes.ts)`);
+          } else {
+            dx = g.op('Conv2DBackpropInput', `${layer.name}/input_grad`, [sizes, kernel, d], { ...attrs, use_cudnn_on_gpu: { b: true } });
+          }
+        }
+        return { inputs: [dx], weights };
+      },
+    };
+  };
+
+const dense: TrainTranslator = (layer, context) => {
+  const { graph: g, inputs, inputShapes, config, weight, variable, trainable } = context;
+  if (inputShapes[0]?.length !== 2) unsupported(layer, 'has an input of rank other than 2');
+  const kind = config['activation'];
+  const x = inputs[0]!;
+  const kernel = weight('kernel');
+  const product = g.op('MatMul', layer.name, [x, kernel], { T, transpose_a: { b: false }, transpose_b: { b: false } });
+  const useBias = config['useBias'] !== false;
+  const pre = useBias ? g.biasAdd(`${layer.name}/bias_add`, product, weight('bias')) : product;
+  checkActivation(layer, kind);
+  const output = activation(g, layer.name, pre, kind, layer);
+  return {
+    output,
+    backward(dy, needInput) {
+      const d = activationGrad(layer, g, kind, dy, pre);
+      const weights: [tf.LayerVariable, GraphTensor][] = [];
+      if (trainable('kernel')) weights.push([variable('kernel'), g.op('MatMul', `${layer.name}/kernel_grad`, [x, d], { T, transpose_a: { b: true }, transpose_b: { b: false } })]);
+      if (useBias && trainable('bias')) weights.push([variable('bias'), g.op('BiasAddGrad', `${layer.name}/bias_grad`, [d], { T, data_format: { s: bytes('NHWC') } })]);
+      const dx = needInput[0] ? g.op('MatMul', `${layer.name}/input_grad`, [d, kernel], { T, transpose_a: { b: false }, transpose_b: { b: true } }) : undefined;
+      return { inputs: [dx], weights };
+    },
+  };
+};
+
+const batchNormalization: TrainTranslator = (layer, context) => {
+  const { graph: g, inputs, inputShapes, config, weight, variable, trainable } = context;
+  const rank = inputShapes[0]?.length ?? 0;
+  const axis = config['axis'];
+  if (rank !== 4 || (axis !== -1 && axis !== 3) || config['center'] === false || config['scale'] === false) {
+    unsupported(layer, 'is not a channels-last BatchNormalization of a 4-D input with centre and scale');
+  }
+  const n = layer.name;
+  const x = inputs[0]!;
+  const epsilon = Number(config['epsilon']);
+  const [gamma, beta] = [weight('gamma'), weight('beta')];
+  if (!layer.trainable) {
+    // Keras' rule for a frozen BatchNorm: the moving statistics, also while training.
+    const inv = g.binary('Mul', `${n}/scale`, g.unary('Rsqrt', `${n}/rsqrt`, g.binary('AddV2', `${n}/add_eps`, weight('moving_variance'), g.constFloat(`${n}/epsilon`, epsilon))), gamma);
+    const offset = g.binary('Sub', `${n}/offset`, beta, g.binary('Mul', `${n}/mean_scaled`, weight('moving_mean'), inv));
+    const output = g.binary('AddV2', n, g.binary('Mul', `${n}/mul`, x, inv), offset);
+    return { output, backward: (dy, needInput) => ({ inputs: [needInput[0] ? g.binary('Mul', `${n}/input_grad`, dy, inv) : undefined], weights: [] }) };
+  }
+  const empty = g.op('Const', `${n}/empty`, [], { dtype: T, value: { tensor: { dtype: DT_FLOAT, tensorShape: { dim: [{ size: 0 }] }, tensorContent: new Uint8Array(0) } } });
+  const bnAttrs = { T, U: T, epsilon: { f: epsilon }, data_format: { s: bytes('NHWC') }, is_training: { b: true } };
+  const bn = g.op('FusedBatchNormV3', n, [x, gamma, beta, empty, empty], { ...bnAttrs, exponential_avg_factor: { f: 1 } });
+  // batch_variance (output 2) is Bessel-corrected; the moving variance takes the biased one.
+  const count = g.op('Cast', `${n}/count`, [g.op('Size', `${n}/size`, [x], { T, out_type: { type: DT_INT32 } })], { SrcT: { type: DT_INT32 }, DstT: T, Truncate: { b: false } });
+  const perChannel = g.binary('Mul', `${n}/per_channel`, count, g.constFloat(`${n}/inv_channels`, 1 / Number(inputShapes[0]![3])));
+  const unbias = g.op('RealDiv', `${n}/unbias`, [g.binary('Sub', `${n}/count_m1`, perChannel, g.constFloat(`${n}/one`, 1)), perChannel], { T });
+  const variance = g.binary('Mul', `${n}/batch_variance`, `${bn}:2`, unbias);
+  const decay = g.constFloat(`${n}/decay`, 1 - Number(config['momentum']));
+  const moving = (name: string, batch: GraphTensor): [tf.LayerVariable, GraphTensor] => {
+    const current = weight(name);
+    return [variable(name), g.binary('Sub', `${n}/${name}_new`, current, g.binary('Mul', `${n}/${name}_step`, g.binary('Sub', `${n}/${name}_diff`, current, batch), decay))];
+  };
+  return {
+    output: `${bn}:0`,
+    updates: [moving('moving_mean', `${bn}:1`), moving('moving_variance', variance)],
+    backward(dy) {
+      const grad = g.op('FusedBatchNormGradV3', `${n}/grad`, [dy, x, gamma, `${bn}:3`, `${bn}:4`, `${bn}:5`], bnAttrs);
+      const weights: [tf.LayerVariable, GraphTensor][] = [];
+      if (trainable('gamma')) weights.push([variable('gamma'), `${grad}:1`]);
+      if (trainable('beta')) weights.push([variable('beta'), `${grad}:2`]);
+      return { inputs: [`${grad}:0`], weights };
+    },
+  };
+};
+
+/** Layers whose training forward pass is their inference one, with the gradient of their input. */
+const sameForward =
+  (backward: (layer: tf.layers.Layer, context: TrainContext, output: GraphTensor, dy: GraphTensor) => GraphTensor[]): TrainTranslator =>
+  (layer, context) => {
+    const translate = layerTranslators[layer.getClassName()];
+    if (!translate) unsupported(layer, 'has no TensorFlow graph translation');
+    const output = translate(layer, context);
+    return { output, backward: (dy) => ({ inputs: backward(layer, context, output, dy), weights: [] }) };
+  };
+
+const relu = sameForward((layer, { graph: g, inputs, config }, _out, dy) => {
+  const max = config['maxValue'];
+  if (max === 6) return [g.op('Relu6Grad', `${layer.name}/grad`, [dy, inputs[0]!], { T })];
+  if (max == null) return [g.op('ReluGrad', `${layer.name}/grad`, [dy, inputs[0]!], { T })];
+  return unsupported(layer, `has maxValue ${String(max)}, which the training graph does not differentiate`);
+});
+
+const activationLayer: TrainTranslator = (layer, context) => {
+  checkActivation(layer, context.config['activation']);
+  return sameForward((l, { graph: g, inputs, config }, _out, dy) => [activationGrad(l, g, config['activation'], dy, inputs[0]!)])(layer, context);
+};
+
+const zeroPadding2d = sameForward((layer, { graph: g, inputShapes, config }, _out, dy) => {
+  const p = config['padding'] as [[number, number], [number, number]];
+  const [, h, w, c] = inputShapes[0] as [null, number, number, number];
+  return [g.op('Slice', `${layer.name}/grad`, [dy, g.constInt(`${layer.name}/begin`, [0, p[0][0], p[1][0], 0]), g.constInt(`${layer.name}/size`, [-1, h, w, c])], { T, Index: { type: DT_INT32 } })];
+});
+
+const add = sameForward((_layer, { inputs }, _out, dy) => inputs.map(() => dy));
+
+const globalAveragePooling2d = sameForward((layer, { graph: g, inputs, inputShapes, config }, _out, dy) => {
+  if (config['keepDims'] === true) unsupported(layer, 'keeps dims, which the training graph does not differentiate');
+  const [, h, w, c] = inputShapes[0] as [null, number, number, number];
+  const scaled = g.binary('Mul', `${layer.name}/grad_scaled`, dy, g.constFloat(`${layer.name}/inv_area`, 1 / (h * w)));
+  const shape = g.op('Shape', `${layer.name}/input_shape`, [inputs[0]!], { T, out_type: { type: DT_INT32 } });
+  return [g.op('BroadcastTo', `${layer.name}/grad`, [g.reshape(`${layer.name}/grad_4d`, scaled, [-1, 1, 1, c]), shape], { T, Tidx: { type: DT_INT32 } })];
+});
+
+const globalMaxPooling2d = sameForward((layer, { graph: g, inputs, inputShapes, config }, out, dy) => {
+  if (config['keepDims'] === true) unsupported(layer, 'keeps dims, which the training graph does not differentiate');
+  const c = (inputShapes[0] as number[])[3]!;
+  // tfjs' and TensorFlow's rule: the gradient goes to every position that holds the maximum.
+  const max = g.reshape(`${layer.name}/max_4d`, out, [-1, 1, 1, c]);
+  const hit = g.op('Cast', `${layer.name}/mask`, [g.op('Equal', `${layer.name}/is_max`, [inputs[0]!, max], { T, incompatible_shape_error: { b: true } })], { SrcT: { type: DT_BOOL }, DstT: T, Truncate: { b: false } });
+  return [g.binary('Mul', `${layer.name}/grad`, hit, g.reshape(`${layer.name}/grad_4d`, dy, [-1, 1, 1, c]))];
+});
+
+const reshapeBack = sameForward((layer, { graph: g, inputShapes }, _out, dy) => [g.reshape(`${layer.name}/grad`, dy, [-1, ...(inputShapes[0]!.slice(1) as number[])])]);
+
+const dropout: TrainTranslator = (layer, context) => {
+  if (Number(context.config['rate'] ?? 0) > 0) unsupported(layer, 'drops units at random in training, which the training graph does not do');
+  return sameForward((_l, _c, _o, dy) => [dy])(layer, context);
+};
+
+export const trainTranslators: Record<string, TrainTranslator> = {
+  Conv2D: conv(false),
+  DepthwiseConv2D: conv(true),
+  Dense: dense,
+  BatchNormalization: batchNormalization,
+  ReLU: relu,
+  Activation: activationLayer,
+  ZeroPadding2D: zeroPadding2d,
+  Add: add,
+  GlobalAveragePooling2D: globalAveragePooling2d,
+  GlobalMaxPooling2D: globalMaxPooling2d,
+  Flatten: reshapeBack,
+  Reshape: reshapeBack,
+  Dropout: dropout,
+};
+
+export interface TrainGraph {
+  nodes: NodeDef[];
+  signature: Signature;
+  /** Fed besides `input`, `labels` and `lr`: signature input `w<i>` takes `feeds[i].read()`. */
+  feeds: tf.LayerVariable[];
+  /** Signature output `u<i>` is the new value of `updates[i]`. */
+  updates: tf.LayerVariable[];
+}
+
+/** The training step of `model` for `classes` classes as a graph; throws UnsupportedLayerError. */
+export function buildTrainGraph(model: tf.LayersModel, classes: number): TrainGraph {
+  const [input, ...moreInputs] = model.inputs;
+  const [output, ...moreOutputs] = model.outputs;
+  if (!input || !output || moreInputs.length > 0 || moreOutputs.length > 0) {
+    throw new UnsupportedLayerError(model.name, model.getClassName(), `has ${model.inputs.length} inputs and ${model.outputs.length} outputs (graphs take one of each)`);
+  }
+  const trainableSet = new Set(model.trainableWeights);
+  const g = new GraphBuilder();
+  const x = g.placeholder('input', input.shape);
+  const labels = g.op('Placeholder', 'labels', [], { dtype: { type: DT_INT32 }, shape: { shape: { dim: [{ size: -1 }] } } });
+  const lr = g.placeholder('lr', []);
+
+  interface Step {
+    translated: Translated;
+    inputs: tf.SymbolicTensor[];
+    output: tf.SymbolicTensor;
+  }
+  const steps: Step[] = [];
+  const tensors = new Map<number, GraphTensor>([[input.id, x]]);
+  /** Whether a tensor depends on a trainable weight (and so passes gradients back). */
+  const needsGrad = new Map<number, boolean>([[input.id, false]]);
+  const updates: [tf.LayerVariable, GraphTensor][] = [];
+
+  const resolve = (symbolic: tf.SymbolicTensor): GraphTensor => {
+    const known = tensors.get(symbolic.id);
+    if (known) return known;
+    const layer = symbolic.sourceLayer;
+    const node = layer.inboundNodes[symbolic.nodeIndex];
+    const translate = trainTranslators[layer.getClassName()];
+    if (!node || !translate) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has no translation into the training graph');
+    const inputs = node.inputTensors.map(resolve);
+    const byName = new Map(layer.weights.map((w) => [w.originalName.split('/').at(-1), w]));
+    const variable = (name: string) => byName.get(name) ?? unsupported(layer, `has no weight named ${name}`);
+    const translated = translate(layer, {
+      graph: g,
+      inputs,
+      inputShapes: node.inputTensors.map((t) => [...t.shape]),
+      config: layer.getConfig() as Record<string, unknown>,
+      weight: (name) => g.weight(variable(name)),
+      variable,
+      trainable: (name) => trainableSet.has(variable(name)),
+    });
+    steps.push({ translated, inputs: node.inputTensors, output: symbolic });
+    tensors.set(symbolic.id, translated.output);
+    needsGrad.set(symbolic.id, layer.weights.some((w) => trainableSet.has(w)) || node.inputTensors.some((t) => needsGrad.get(t.id)));
+    updates.push(...(translated.updates ?? []));
+    return translated.output;
+  };
+  const logits = resolve(output);
+  if (output.shape.length !== 2 || output.shape[1] !== classes) {
+    throw new UnsupportedLayerError(model.name, model.getClassName(), `outputs ${JSON.stringify(output.shape)}, not [batch, ${classes}] logits`);
+  }
+
+  // Loss and accuracy.
+  const ce = g.op('SparseSoftmaxCrossEntropyWithLogits', 'cross_entropy', [logits, labels], { T, Tlabels: { type: DT_INT32 } });
+  const loss = g.reduce('Mean', 'loss', `${ce}:0`, [0], false);
+  const batch = g.op('Cast', 'batch_size', [g.op('Size', 'labels_size', [labels], { T: { type: DT_INT32 }, out_type: { type: DT_INT32 } })], { SrcT: { type: DT_INT32 }, DstT: T, Truncate: { b: false } });
+  const predicted = g.op('ArgMax', 'predicted', [logits, g.constInt('class_axis', [1], [])], { T, Tidx: { type: DT_INT32 }, output_type: { type: DT_INT32 } });
+  const hits = g.op('Cast', 'hits', [g.op('Equal', 'is_hit', [predicted, labels], { T: { type: DT_INT32 }, incompatible_shape_error: { b: true } })], { SrcT: { type: DT_BOOL }, DstT: T, Truncate: { b: false } });
+  const correct = g.reduce('Sum', 'correct', hits, [0], false);
+
+  // Backward, in reverse order of the forward pass, summing where a tensor feeds several layers.
+  const grads = new Map<number, GraphTensor[]>([[output.id, [g.op('RealDiv', 'logits_grad', [`${ce}:1`, batch], { T })]]]);
+  const weightGrads = new Map<tf.LayerVariable, GraphTensor[]>();
+  for (const step of [...steps].reverse()) {
+    const parts = grads.get(step.output.id);
+    if (!parts?.length || !needsGrad.get(step.output.id)) continue;
+    const dy = parts.length === 1 ? parts[0]! : g.op('AddN', `${step.output.sourceLayer.name}/grad_sum`, parts, { T, N: { i: parts.length } });
+    const back = step.translated.backward(
+      dy,
+      step.inputs.map((t) => needsGrad.get(t.id) === true),
+    );
+    back.inputs.forEach((d, i) => {
+      const t = step.inputs[i]!;
+      if (d && needsGrad.get(t.id)) grads.set(t.id, [...(grads.get(t.id) ?? []), d]);
+    });
+    for (const [v, d] of back.weights) weightGrads.set(v, [...(weightGrads.get(v) ?? []), d]);
+  }
+
+  // SGD: w - lr * grad, for every trainable weight; then the moving statistics.
+  const newValues: [tf.LayerVariable, GraphTensor][] = [];
+  for (const v of model.trainableWeights) {
+    const parts = weightGrads.get(v);
+    if (!parts) throw new UnsupportedLayerError(model.name, model.getClassName(), `got no gradient for trainable weight ${v.originalName}`);
+    const grad = parts.length === 1 ? parts[0]! : g.op('AddN', `${v.originalName}/grad_sum`, parts, { T, N: { i: parts.length } });
+    newValues.push([v, g.binary('Sub', `${v.originalName}/sgd`, g.weight(v), g.binary('Mul', `${v.originalName}/sgd_step`, grad, lr))]);
+  }
+  newValues.push(...updates);
+
+  const feedsOf = g.feeds;
+  const signature: Signature = {
+    inputs: {
+      input: { name: `${x}:0`, dtype: DT_FLOAT, shape: input.shape },
+      labels: { name: `${labels}:0`, dtype: DT_INT32, shape: [null] },
+      lr: { name: `${lr}:0`, dtype: DT_FLOAT, shape: [] },
+      ...Object.fromEntries(feedsOf.map(({ placeholder, variable }, i) => [`w${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
+    },
+    outputs: {
+      loss: { name: `${loss}:0`, dtype: DT_FLOAT, shape: [] },
+      correct: { name: `${correct}:0`, dtype: DT_FLOAT, shape: [] },
+      ...Object.fromEntries(newValues.map(([v, t], i) => [`u${i}`, { name: t.includes(':') ? t : `${t}:0`, dtype: DT_FLOAT, shape: v.shape }])),
+    },
+  };
+  return { nodes: g.nodes, signature, feeds: feedsOf.map((f) => f.variable), updates: newValues.map(([v]) => v) };
+}
