@@ -29,7 +29,7 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
         if (e.type === 'start') emit({ event: 'start', combinations: e.total, resumed: e.resumed });
         else if (e.type === 'combination') emit({ event: 'combination', position: e.position, of: e.total, id: e.combination.id });
         else if (e.type === 'train' && e.progress.type === 'epoch') emit({ event: 'epoch', id: e.combination.id, ...e.progress.metrics });
-        else if (e.type === 'row') emit({ event: 'row', position: e.position, of: e.total, id: e.row.id, status: e.row.status, finalValAccuracy: e.row.finalValAccuracy, error: e.row.error });
+        else if (e.type === 'row') emit({ event: 'row', position: e.position, of: e.total, id: e.row.id, status: e.row.status, finalValAccuracy: e.row.finalValAccuracy, error: e.row.error, engines: e.row.engines });
       },
       note: (line) => emit({ event: 'note', message: line }),
       stop: () => {},
@@ -68,6 +68,8 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
         const summary = r.status === 'ok' ? `final val acc ${r.finalValAccuracy?.toFixed(3)}` : r.status === 'diverged' ? `diverged at epoch ${r.divergedAt?.epoch}` : `error: ${r.error}`;
         bar.stop();
         stream.write(`  ${e.position}/${e.total} ${r.id}: ${summary} (${r.seconds.toFixed(0)} s)\n`);
+        // A step that cannot run as one TensorFlow graph is several times slower: say why.
+        for (const [what, engine] of Object.entries(r.engines ?? {})) if (engine.reason) stream.write(`    ${what} ran eagerly: ${engine.reason}\n`);
         if (e.position < e.total) bar.start(bar.getTotal(), done, { ...payload, total: String(total) });
       }
     },

@@ -49,6 +49,7 @@ describe('benchModel', () => {
     expect(result.peakRssMB).toBeGreaterThan(10);
     // Inference is timed as one TensorFlow graph, as headbench evaluates.
     expect(result.inferenceEngine).toEqual({ engine: 'graph' });
+    expect(result.trainEngine).toEqual({ engine: 'graph' });
     model.dispose();
   });
 });

@@ -88,6 +88,8 @@ export interface ModelBench {
   imagesPerSecond: { train: number; inference: number };
   /** How inference ran: one TensorFlow graph, or eager ops (and why). */
   inferenceEngine: { engine: 'graph' | 'eager'; reason?: string };
+  /** How the training step ran: one TensorFlow graph, or eager ops (and why). */
+  trainEngine: { engine: 'graph' | 'eager'; reason?: string };
   /** Peak resident memory of the process so far, in MB. */
   peakRssMB: number;
 }
@@ -122,6 +124,7 @@ export async function benchModel(model: tf.LayersModel, options: ModelBenchOptio
       inferenceSingle,
       imagesPerSecond: { train: (batchSize * 1000) / train.latency.p50, inference: (batchSize * 1000) / inferenceTiming.latency.p50 },
       inferenceEngine: { engine: inference.engine, ...(inference.reason ? { reason: inference.reason } : {}) },
+      trainEngine: step.engine ?? { engine: 'eager', reason: 'no step ran' },
       peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
   } finally {

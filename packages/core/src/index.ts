@@ -36,7 +36,7 @@ export { median, quantile } from './stats.js';
 export type { ImageDataset, LabeledImages, SkippedFile } from './data/dataset.js';
 export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
 export { imageFolderDataset, listImageFolder, type ImageFolderOptions } from './data/image-folder.js';
-export { sgdTrainer, evaluate, type Trainer, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
+export { sgdTrainer, evaluate, type Engines, type Trainer, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
 export {
   environment,
   readResults,
@@ -59,5 +59,6 @@ export { createTrainStep, sgdOptimizer, type TrainStep } from './trainer.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';
 export { compileInference, type InferenceModel } from './graph/inference.js';
+export { trainTranslators, buildTrainGraph } from './graph/train.js';
 export { layerTranslators, buildInferenceGraph, UnsupportedLayerError, type LayerTranslator, type LayerContext, type GraphBuilder } from './graph/translate.js';
 export { toGab, type GabEntry } from './gab.js';

@@ -5,7 +5,7 @@ import { runtimeInfo } from './runtime.js';
 import { UsageError } from './errors.js';
 import type { ParamCounts } from './compose.js';
 import type { Combination } from './planner.js';
-import type { EpochMetrics } from './trainer.js';
+import type { Engines, EpochMetrics } from './trainer.js';
 import type { SkippedFile } from './data/dataset.js';
 import type { ModelBench } from './bench.js';
 
@@ -79,6 +79,8 @@ export interface ResultRow extends Omit<Combination, 'index'> {
   divergedAt?: { epoch: number; step: number; loss: number };
   stepTime?: { coldMs: number; medianMs: number; p90Ms: number; samples: number; imagesPerSecond: number; samplesMs: number[] };
   tensors?: { afterFirstStep: number; afterLastStep: number; leaked: number };
+  /** How the training step and evaluation ran: one TensorFlow graph each, or eager ops and why. */
+  engines?: Engines;
   /** tinybench timings of the trained model: train step, inference at the batch size and at 1. */
   bench?: ModelBench;
   /** Why the timings after training failed (the row's training results stand). */

@@ -173,6 +173,7 @@ function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome
       samplesMs: samples.map((s) => Math.round(s * 100) / 100),
     },
     tensors: { ...outcome.tensors, leaked: outcome.tensors.afterLastStep - outcome.tensors.afterFirstStep },
+    engines: outcome.engines,
     seconds: (performance.now() - started) / 1000,
     finishedAt: new Date().toISOString(),
   };

@@ -51,6 +51,13 @@ export interface TrainOutcome {
   stepMs: { cold: number; samples: number[] };
   /** `tf.memory().numTensors` after the first step and after the last: a growth is a leak. */
   tensors: { afterFirstStep: number; afterLastStep: number };
+  /** How training and evaluation ran: one TensorFlow graph each, or eager ops and why. */
+  engines: Engines;
+}
+
+export interface Engines {
+  train: { engine: 'graph' | 'eager'; reason?: string };
+  inference: { engine: 'graph' | 'eager'; reason?: string };
 }
 
 /** Trains and evaluates a composed model. */
@@ -247,6 +254,10 @@ export function sgdTrainer(): Trainer {
           ...(trainInference ? { trainInference } : {}),
           stepMs: { cold, samples: stepMs },
           tensors: { afterFirstStep, afterLastStep },
+          engines: {
+            train: trainStep.engine ?? { engine: 'eager', reason: 'no step ran' },
+            inference: { engine: inference.engine, ...(inference.reason ? { reason: inference.reason } : {}) },
+          },
         };
       } finally {
         trainStep.dispose();

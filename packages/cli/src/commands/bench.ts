@@ -55,6 +55,7 @@ export const BENCH_COLUMNS: readonly Column<BenchRow>[] = [
   { key: 'trainRme', title: 'train ±%', value: (r) => ms(r.train.latency.rme) },
   { key: 'inferP50Ms', title: 'infer p50 ms', value: (r) => ms(r.inference.latency.p50) },
   { key: 'infer1P50Ms', title: 'infer@1 p50 ms', value: (r) => ms(r.inferenceSingle.latency.p50) },
+  { key: 'trainEngine', title: 'train via', value: (r) => r.trainEngine.engine },
   { key: 'inferEngine', title: 'infer via', value: (r) => r.inferenceEngine.engine },
   { key: 'trainImagesPerSecond', title: 'train img/s', value: (r) => ms(r.imagesPerSecond.train) },
   { key: 'inferImagesPerSecond', title: 'infer img/s', value: (r) => ms(r.imagesPerSecond.inference) },
@@ -93,6 +94,7 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
           minTimeMs: options.minTime,
           onTask: (task) => log(`${which}: timing ${task}`),
         });
+        if (timing.trainEngine.reason) log(`${which}: the training step ran eagerly: ${timing.trainEngine.reason}`);
         if (timing.inferenceEngine.reason) log(`${which}: inference ran eagerly: ${timing.inferenceEngine.reason}`);
         rows.push({ backbone: backbone.label, head: head.label, inputSize, batchSize: options.batchSize, classes: options.classes, params: composed.params, multiplyAdds: multiplyAdds(composed.model), ...timing });
       } finally {

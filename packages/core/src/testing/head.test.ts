@@ -5,10 +5,12 @@ import type { OptionsSchema } from '../options.js';
 import type { HeadBuildContext, HeadPlugin } from '../plugin.js';
 import { tf } from '../runtime.js';
 import { layerTranslators } from '../graph/translate.js';
+import { trainTranslators } from '../graph/train.js';
 import {
   checkHeadConformance,
   checkHeadInferenceGraph,
   checkHeadNoLeak,
+  checkHeadTrainingGraph,
   checkHeadOutputShape,
   checkHeadParamCount,
   checkHeadSeeded,
@@ -233,6 +235,40 @@ describe('the head conformance kit', () => {
       await expect(checkHeadInferenceGraph(doubled)).resolves.toBeUndefined();
     } finally {
       delete layerTranslators['HeadbenchTestDoubler'];
+    }
+  });
+
+  it('fails a head whose training step cannot run as a graph, unless it says so', async () => {
+    const dropping = headWith({ build: (f, context) => good.build(tf.layers.dropout({ rate: 0.3, name: 'drop' }).apply(f) as T, context, { hidden: 0 }) });
+    expect(await failure(checkHeadTrainingGraph(dropping))).toBe(
+      'head "good-head", training graph: the training step runs eagerly, op by op: layer drop (Dropout) drops units at random in training, which the training graph does not do; add a training translator for that layer class to trainTranslators from @headbench/core, or pass { eagerTraining: true } to the kit to accept the slower path',
+    );
+    await expect(checkHeadTrainingGraph(dropping, { eagerTraining: true })).resolves.toBeUndefined();
+    await expect(checkHeadTrainingGraph(headWith({}), { options: { hidden: 8 } })).resolves.toBeUndefined();
+
+    // A layer doubling its input, whose training translation forgets the 2 in its gradient.
+    class Doubler extends tf.layers.Layer {
+      static readonly className = 'HeadbenchTestTrainDoubler';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.mul(Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs, 2);
+      }
+    }
+    const doubled = headWith({
+      build: (f, { classes, seed }) => {
+        const hidden = tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(tf.layers.globalAveragePooling2d({}).apply(f)) as T;
+        return tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }).apply(new Doubler({ name: 'twice' }).apply(hidden)) as T;
+      },
+    });
+    trainTranslators['HeadbenchTestTrainDoubler'] = (layer, { graph, inputs }) => ({
+      output: graph.binary('AddV2', layer.name, inputs[0] as string, inputs[0] as string),
+      backward: (dy) => ({ inputs: [dy], weights: [] }),
+    });
+    try {
+      expect(await failure(checkHeadTrainingGraph(doubled))).toMatch(
+        /^head "good-head", training graph: after one SGD step, weight 0 \(.*kernel\) differs from the eager step's by up to [\d.e-]+; a layer's training translation does not compute what its call and gradient do$/,
+      );
+    } finally {
+      delete trainTranslators['HeadbenchTestTrainDoubler'];
     }
   });
 

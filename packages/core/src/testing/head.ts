@@ -3,6 +3,7 @@ import type { FeatureShape, HeadPlugin } from '../plugin.js';
 import { tf } from '../runtime.js';
 import { createTrainStep, sgdOptimizer } from '../trainer.js';
 import { compileInference } from '../graph/inference.js';
+import { accelerationEnabled, setAcceleration } from '../accelerate.js';
 import {
   allFinite,
   checkMeta,
@@ -53,6 +54,12 @@ export interface HeadConformanceOptions {
    * which layer to translate.
    */
   eagerInference?: boolean;
+  /**
+   * The head uses a layer the training graph cannot differentiate (core's `trainTranslators`:
+   * dropout with a rate, activations other than relu/relu6/linear, ...), so its training step
+   * runs eagerly. Without this the training-graph check fails and says which layer.
+   */
+  eagerTraining?: boolean;
 }
 
 export const DEFAULT_FEATURE_SHAPES: readonly FeatureShape[] = [
@@ -390,6 +397,56 @@ export async function checkHeadInferenceGraph(factory: FactoryOf<HeadPlugin>, op
   }
 }
 
+/**
+ * training graph: core's SGD step runs the head as one TensorFlow graph and gives the loss and
+ * updated weights of the eager tfjs step; or the head declares `eagerTraining`.
+ */
+export async function checkHeadTrainingGraph(factory: FactoryOf<HeadPlugin>, options?: HeadConformanceOptions): Promise<void> {
+  const check = 'training graph';
+  const r = resolve(factory, check, options);
+  const featureShape = r.featureShapes[1] ?? (r.featureShapes[0] as FeatureShape);
+  const classes = 3;
+  const x = tf.randomUniform([4, ...featureShape], 0, 1, 'float32', 17) as tf.Tensor4D;
+  const y = tf.tensor1d([0, 1, 2, 0], 'int32');
+  const wasAccelerated = accelerationEnabled();
+  // Both steps start from the same weights (copied, so an unseeded head is compared fairly).
+  let start: Float32Array[] | undefined;
+  const trainOnce = async (graph: boolean) => {
+    setAcceleration(graph);
+    const { input, logits } = buildOn(r, check, featureShape, classes, 3);
+    const model = modelOf(r, check, input, logits, 'training');
+    if (start) tf.tidy(() => model.setWeights(model.weights.map((w, i) => tf.tensor(start![i]!, w.shape as number[]))));
+    else start = model.weights.map((w) => w.read().dataSync() as Float32Array);
+    const optimizer = sgdOptimizer(0.1, 0);
+    const step = createTrainStep(model, optimizer, classes);
+    try {
+      const { loss } = await step(x, y).catch((error: unknown) => fail(r.subject, check, `an SGD step threw: ${messageOf(error)}`));
+      return { loss, engine: step.engine, weights: model.weights.map((w) => ({ name: w.originalName, values: Array.from(w.read().dataSync()) })) };
+    } finally {
+      step.dispose();
+      optimizer.dispose();
+      model.dispose();
+    }
+  };
+  try {
+    const graph = await trainOnce(true);
+    if (graph.engine?.engine !== 'graph') {
+      if (options?.eagerTraining) return;
+      fail(r.subject, check, `the training step runs eagerly, op by op: ${graph.engine?.reason}; add a training translator for that layer class to trainTranslators from @headbench/core, or pass { eagerTraining: true } to the kit to accept the slower path`);
+    }
+    const eager = await trainOnce(false);
+    if (!(Math.abs(graph.loss - eager.loss) <= 1e-5)) fail(r.subject, check, `the training graph's loss ${graph.loss} differs from the eager step's ${eager.loss}`);
+    graph.weights.forEach((w, i) => {
+      const other = eager.weights[i]!.values;
+      const diff = w.values.reduce((m, v, k) => Math.max(m, Math.abs(v - other[k]!)), 0);
+      if (!(diff <= 1e-5)) fail(r.subject, check, `after one SGD step, weight ${i} (${w.name}) differs from the eager step's by up to ${diff}; a layer's training translation does not compute what its call and gradient do`);
+    });
+  } finally {
+    setAcceleration(wasAccelerated);
+    tf.dispose([x, y]);
+  }
+}
+
 /** Every head check, in the order a failure is best read (meta first: the others rely on it). */
 export const HEAD_CHECKS: readonly Check<HeadPlugin, HeadConformanceOptions>[] = [
   { id: 'meta', title: 'has well-formed meta (name, semver version, kind head)', run: async (f) => void checkMeta(f, 'head') },
@@ -401,6 +458,7 @@ export const HEAD_CHECKS: readonly Check<HeadPlugin, HeadConformanceOptions>[] =
   { id: 'no-leak', title: 'trains without leaking tensors', run: checkHeadNoLeak },
   { id: 'serialization', title: 'saves and reloads with identical outputs', run: checkHeadSerialization },
   { id: 'inference-graph', title: 'infers as one TensorFlow graph with the outputs of model.predict', run: checkHeadInferenceGraph },
+  { id: 'training-graph', title: 'trains as one TensorFlow graph with the updates of the eager step', run: checkHeadTrainingGraph },
   { id: 'unsupported-features', title: 'refuses feature shapes it cannot take by name', run: checkHeadUnsupportedFeatures },
 ];
 

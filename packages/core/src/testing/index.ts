@@ -8,6 +8,7 @@ export { ConformanceError, checkMeta, checkOptions, NAME_PATTERN, SEMVER_PATTERN
 export {
   checkHeadConformance,
   checkHeadInferenceGraph,
+  checkHeadTrainingGraph,
   checkHeadNoLeak,
   checkHeadOutputShape,
   checkHeadParamCount,
