@@ -101,6 +101,6 @@ for (const [key, r] of results) {
     lines.push(`| ${key} | ${metric} | ${fmt(k)} | ${fmt(f)} | ${ratio(f, k)} | ${range} |${plain}`);
   }
 }
-const engines = [...new Set([...results.values()].flatMap((r) => r.fused.map((m) => m.inference)))];
-lines.push('', `headbench's inference ran as: ${engines.join(', ')} (graph: one TensorFlow session run per batch, packages/core/src/graph).`);
+const engines = (/** @type {string} */ field) => [...new Set([...results.values()].flatMap((r) => r.fused.map((m) => m[field])))].join(', ');
+lines.push('', `headbench's training step ran as: ${engines('train')}; its inference as: ${engines('inference')} (graph: one TensorFlow session run per step or batch, packages/core/src/graph).`);
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,7 +1,7 @@
 import { kernelFixes } from '../kernel-fixes.js';
 import { tf } from '../runtime.js';
 import { DT_BOOL, DT_FLOAT, DT_INT32, type Attr, type NodeDef, type Signature } from './saved-model.js';
-import { activation, GraphBuilder, layerTranslators, UnsupportedLayerError, type GraphTensor, type LayerContext } from './translate.js';
+import { activation, contextOf, GraphBuilder, layerTranslators, singleInputOutput, translateCalls, UnsupportedLayerError, weightInputs, type GraphTensor, type LayerContext } from './translate.js';
 
 /**
  * One SGD training step of a tfjs-layers model as a TensorFlow graph: the forward pass in
@@ -286,54 +286,28 @@ export interface TrainGraph {
 
 /** The training step of `model` for `classes` classes as a graph; throws UnsupportedLayerError. */
 export function buildTrainGraph(model: tf.LayersModel, classes: number): TrainGraph {
-  const [input, ...moreInputs] = model.inputs;
-  const [output, ...moreOutputs] = model.outputs;
-  if (!input || !output || moreInputs.length > 0 || moreOutputs.length > 0) {
-    throw new UnsupportedLayerError(model.name, model.getClassName(), `has ${model.inputs.length} inputs and ${model.outputs.length} outputs (graphs take one of each)`);
-  }
+  const { input, output } = singleInputOutput(model);
   const trainableSet = new Set(model.trainableWeights);
   const g = new GraphBuilder();
   const x = g.placeholder('input', input.shape);
   const labels = g.op('Placeholder', 'labels', [], { dtype: { type: DT_INT32 }, shape: { shape: { dim: [{ size: -1 }] } } });
   const lr = g.placeholder('lr', []);
 
-  interface Step {
-    translated: Translated;
-    inputs: tf.SymbolicTensor[];
-    output: tf.SymbolicTensor;
-  }
-  const steps: Step[] = [];
-  const tensors = new Map<number, GraphTensor>([[input.id, x]]);
+  /** Each layer call in forward order, with what its backward pass needs. */
+  const steps: { translated: Translated; inputs: tf.SymbolicTensor[]; output: tf.SymbolicTensor }[] = [];
   /** Whether a tensor depends on a trainable weight (and so passes gradients back). */
   const needsGrad = new Map<number, boolean>([[input.id, false]]);
   const updates: [tf.LayerVariable, GraphTensor][] = [];
-
-  const resolve = (symbolic: tf.SymbolicTensor): GraphTensor => {
-    const known = tensors.get(symbolic.id);
-    if (known) return known;
-    const layer = symbolic.sourceLayer;
-    const node = layer.inboundNodes[symbolic.nodeIndex];
+  const logits = translateCalls(output, new Map([[input.id, x]]), (call, inputs) => {
+    const { layer } = call;
     const translate = trainTranslators[layer.getClassName()];
-    if (!node || !translate) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has no translation into the training graph');
-    const inputs = node.inputTensors.map(resolve);
-    const byName = new Map(layer.weights.map((w) => [w.originalName.split('/').at(-1), w]));
-    const variable = (name: string) => byName.get(name) ?? unsupported(layer, `has no weight named ${name}`);
-    const translated = translate(layer, {
-      graph: g,
-      inputs,
-      inputShapes: node.inputTensors.map((t) => [...t.shape]),
-      config: layer.getConfig() as Record<string, unknown>,
-      weight: (name) => g.weight(variable(name)),
-      variable,
-      trainable: (name) => trainableSet.has(variable(name)),
-    });
-    steps.push({ translated, inputs: node.inputTensors, output: symbolic });
-    tensors.set(symbolic.id, translated.output);
-    needsGrad.set(symbolic.id, layer.weights.some((w) => trainableSet.has(w)) || node.inputTensors.some((t) => needsGrad.get(t.id)));
+    if (!translate) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has no translation into the training graph');
+    const translated = translate(layer, { ...contextOf(g, call, inputs), variable: call.variable, trainable: (name) => trainableSet.has(call.variable(name)) });
+    steps.push({ translated, inputs: call.inputs, output: call.output });
+    needsGrad.set(call.output.id, layer.weights.some((w) => trainableSet.has(w)) || call.inputs.some((t) => needsGrad.get(t.id)));
     updates.push(...(translated.updates ?? []));
     return translated.output;
-  };
-  const logits = resolve(output);
+  });
   if (output.shape.length !== 2 || output.shape[1] !== classes) {
     throw new UnsupportedLayerError(model.name, model.getClassName(), `outputs ${JSON.stringify(output.shape)}, not [batch, ${classes}] logits`);
   }
@@ -374,13 +348,12 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number): TrainGr
   }
   newValues.push(...updates);
 
-  const feedsOf = g.feeds;
   const signature: Signature = {
     inputs: {
       input: { name: `${x}:0`, dtype: DT_FLOAT, shape: input.shape },
       labels: { name: `${labels}:0`, dtype: DT_INT32, shape: [null] },
       lr: { name: `${lr}:0`, dtype: DT_FLOAT, shape: [] },
-      ...Object.fromEntries(feedsOf.map(({ placeholder, variable }, i) => [`w${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
+      ...weightInputs(g),
     },
     outputs: {
       loss: { name: `${loss}:0`, dtype: DT_FLOAT, shape: [] },
@@ -388,5 +361,5 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number): TrainGr
       ...Object.fromEntries(newValues.map(([v, t], i) => [`u${i}`, { name: t.includes(':') ? t : `${t}:0`, dtype: DT_FLOAT, shape: v.shape }])),
     },
   };
-  return { nodes: g.nodes, signature, feeds: feedsOf.map((f) => f.variable), updates: newValues.map(([v]) => v) };
+  return { nodes: g.nodes, signature, feeds: g.feeds.map((f) => f.variable), updates: newValues.map(([v]) => v) };
 }

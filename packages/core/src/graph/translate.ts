@@ -285,6 +285,69 @@ export const layerTranslators: Record<string, LayerTranslator> = {
   AlphaDropout: identity,
 };
 
+/** One call of a layer in the model, as the walk below hands it to a translator. */
+export interface LayerCall {
+  layer: tf.layers.Layer;
+  inputs: tf.SymbolicTensor[];
+  output: tf.SymbolicTensor;
+  config: Config;
+  /** The layer's weight by its own name (`kernel`, `gamma`, ...); refuses a name it lacks. */
+  variable(name: string): tf.LayerVariable;
+}
+
+/** The model's one input and one output, or an UnsupportedLayerError. */
+export function singleInputOutput(model: tf.LayersModel): { input: tf.SymbolicTensor; output: tf.SymbolicTensor } {
+  const [input, ...moreInputs] = model.inputs;
+  const [output, ...moreOutputs] = model.outputs;
+  if (!input || !output || moreInputs.length > 0 || moreOutputs.length > 0) {
+    throw new UnsupportedLayerError(model.name, model.getClassName(), `has ${model.inputs.length} inputs and ${model.outputs.length} outputs (graphs take one of each)`);
+  }
+  return { input, output };
+}
+
+/**
+ * Translates the layer calls that `output` depends on, inputs first (so in topological order),
+ * each once: `translate` gets the call and its inputs' graph tensors and returns its output's.
+ * `known` holds the graph tensors of the model's inputs, and gathers every other one.
+ */
+export function translateCalls(output: tf.SymbolicTensor, known: Map<number, GraphTensor>, translate: (call: LayerCall, inputs: GraphTensor[]) => GraphTensor): GraphTensor {
+  const resolve = (symbolic: tf.SymbolicTensor): GraphTensor => {
+    const done = known.get(symbolic.id);
+    if (done) return done;
+    const layer = symbolic.sourceLayer;
+    const node = layer.inboundNodes[symbolic.nodeIndex];
+    if (!node) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'is not called in this model');
+    if (node.outputTensors.length !== 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has several outputs');
+    const inputs = node.inputTensors.map(resolve);
+    const byName = new Map(layer.weights.map((w) => [w.originalName.split('/').at(-1), w]));
+    const variable = (name: string) => {
+      const found = byName.get(name);
+      if (!found) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `has no weight named ${name}`);
+      return found;
+    };
+    const out = translate({ layer, inputs: node.inputTensors, output: symbolic, config: layer.getConfig() as Config, variable }, inputs);
+    known.set(symbolic.id, out);
+    return out;
+  };
+  return resolve(output);
+}
+
+/** The context a layer translator gets for one call. */
+export function contextOf(graph: GraphBuilder, call: LayerCall, inputs: GraphTensor[]): LayerContext {
+  return {
+    graph,
+    inputs,
+    inputShapes: call.inputs.map((t) => [...t.shape]),
+    config: call.config,
+    weight: (name) => graph.weight(call.variable(name)),
+  };
+}
+
+/** Signature entries for the fed weights: `w<i>` takes `feeds[i].read()`. */
+export function weightInputs(graph: GraphBuilder): Signature['inputs'] {
+  return Object.fromEntries(graph.feeds.map(({ placeholder, variable }, i) => [`w${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }]));
+}
+
 export interface InferenceGraph {
   nodes: NodeDef[];
   signature: Signature;
@@ -294,46 +357,17 @@ export interface InferenceGraph {
 
 /** The model's inference computation as a graph with one input `input` and one output `logits`. */
 export function buildInferenceGraph(model: tf.LayersModel): InferenceGraph {
-  const [input, ...moreInputs] = model.inputs;
-  const [output, ...moreOutputs] = model.outputs;
-  if (!input || !output || moreInputs.length > 0 || moreOutputs.length > 0) {
-    throw new UnsupportedLayerError(model.name, model.getClassName(), `has ${model.inputs.length} inputs and ${model.outputs.length} outputs (graphs take one of each)`);
-  }
+  const { input, output } = singleInputOutput(model);
   const graph = new GraphBuilder();
   const placeholder = graph.placeholder('input', input.shape);
-  const tensors = new Map<number, GraphTensor>([[input.id, placeholder]]);
-
-  const resolve = (symbolic: tf.SymbolicTensor): GraphTensor => {
-    const known = tensors.get(symbolic.id);
-    if (known) return known;
-    const layer = symbolic.sourceLayer;
-    const node = layer.inboundNodes[symbolic.nodeIndex];
-    const translate = layerTranslators[layer.getClassName()];
-    if (!node || !translate) throw new UnsupportedLayerError(layer.name, layer.getClassName());
-    if (node.outputTensors.length !== 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has several outputs');
-    const inputs = node.inputTensors.map(resolve);
-    const byName = new Map(layer.weights.map((w) => [w.originalName.split('/').at(-1), w]));
-    const out = translate(layer, {
-      graph,
-      inputs,
-      inputShapes: node.inputTensors.map((t) => [...t.shape]),
-      config: layer.getConfig() as Config,
-      weight: (name) => {
-        const variable = byName.get(name);
-        if (!variable) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `has no weight named ${name}`);
-        return graph.weight(variable);
-      },
-    });
-    tensors.set(symbolic.id, out);
-    return out;
-  };
-
-  const logits = graph.unary('Identity', 'logits', resolve(output));
+  const last = translateCalls(output, new Map([[input.id, placeholder]]), (call, inputs) => {
+    const translate = layerTranslators[call.layer.getClassName()];
+    if (!translate) throw new UnsupportedLayerError(call.layer.name, call.layer.getClassName());
+    return translate(call.layer, contextOf(graph, call, inputs));
+  });
+  const logits = graph.unary('Identity', 'logits', last);
   const signature: Signature = {
-    inputs: {
-      input: { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: input.shape },
-      ...Object.fromEntries(graph.feeds.map(({ placeholder, variable }, i) => [`w${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
-    },
+    inputs: { input: { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: input.shape }, ...weightInputs(graph) },
     outputs: { logits: { name: `${logits}:0`, dtype: DT_FLOAT, shape: output.shape } },
   };
   return { nodes: graph.nodes, signature, feeds: graph.feeds.map((f) => f.variable) };
