@@ -107,6 +107,6 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
     options.format === 'json'
       ? `${JSON.stringify({ environment: env, rows }, null, 2)}\n`
       : formatTable(rows, BENCH_COLUMNS, options.format) +
-        (options.format === 'md' ? `\n${env.cpu}, ${env.cores} cores, threads ${env.threads.intraOp}/${env.threads.interOp}; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow}, fused kernels ${env.accelerated ? 'on' : 'off'}\n` : '');
+        (options.format === 'md' ? `\n${env.cpu}, ${env.cores} cores, threads ${env.threads.intraOp}/${env.threads.interOp}; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow}, graphs and fused kernels ${env.accelerated ? 'on' : 'off'}${env.kernelFixes?.length ? `; replaced kernels: ${env.kernelFixes.join('; ')}` : ''}\n` : '');
   return { environment: env, rows, text };
 }
