@@ -123,8 +123,9 @@ async function evaluateWith(inference: InferenceModel, data: TrainData, split: L
 
 /**
  * One training step: forward in training mode, loss, backward, optimizer update; awaits the
- * results. With plain SGD the step runs as one TensorFlow graph (graph/train.ts) where every
- * layer has a training translation, built on the first call; otherwise as eager tfjs ops.
+ * results. With SGD (with or without momentum) the step runs as one TensorFlow graph
+ * (graph/train.ts) where every layer has a training translation, built on the first call;
+ * otherwise as eager tfjs ops.
  * `dispose` releases the graph's session.
  */
 export interface TrainStep {

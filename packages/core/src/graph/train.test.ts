@@ -36,13 +36,13 @@ function buildModel(): tf.LayersModel {
 }
 
 /** Three SGD steps; the losses, the engine, and every weight after (moving statistics too). */
-async function train(graph: boolean) {
+async function train(graph: boolean, momentum = 0) {
   setAcceleration(graph);
   const model = buildModel();
   // Inputs scaled so that ReLU6 saturates in places and the max pooling has clear winners.
   const x = tf.randomNormal([8, 12, 12, 3], 0, 3, 'float32', 5) as tf.Tensor4D;
   const y = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32');
-  const optimizer = sgdOptimizer(0.05, 0);
+  const optimizer = sgdOptimizer(0.05, momentum);
   const step = createTrainStep(model, optimizer, 4);
   const results = [];
   for (let i = 0; i < 3; i++) results.push(await step(x, y));
@@ -58,9 +58,9 @@ async function train(graph: boolean) {
 }
 
 describe('the training step as one TensorFlow graph', () => {
-  it('gives the losses, accuracy and updated weights of the eager tfjs step', async () => {
-    const plain = await train(false);
-    const graph = await train(true);
+  it.each([0, 0.9])('gives the losses, accuracy and updated weights of the eager tfjs step (momentum %s)', async (momentum) => {
+    const plain = await train(false, momentum);
+    const graph = await train(true, momentum);
     expect(plain.engine?.engine).toBe('eager');
     expect(graph.engine).toEqual({ engine: 'graph' });
     graph.results.forEach((r, i) => {
@@ -124,9 +124,13 @@ describe('the training step as one TensorFlow graph', () => {
       engine: 'eager',
       reason: 'layer squash (Activation) uses activation "tanh", which the training graph does not differentiate',
     });
-    expect(await reasonOf(withLayer(tf.layers.activation({ activation: 'relu' })), sgdOptimizer(0.1, 0.9))).toEqual({
+    expect(await reasonOf(withLayer(tf.layers.activation({ activation: 'relu' })), tf.train.momentum(0.1, 0.9, true))).toEqual({
       engine: 'eager',
-      reason: 'the optimizer is Momentum; the training graph does plain SGD',
+      reason: 'the optimizer is Momentum (Nesterov); the training graph does SGD with or without momentum',
+    });
+    expect(await reasonOf(withLayer(tf.layers.activation({ activation: 'relu' })), tf.train.adam(0.01))).toEqual({
+      engine: 'eager',
+      reason: 'the optimizer is Adam; the training graph does SGD with or without momentum',
     });
   });
 });

@@ -282,10 +282,20 @@ export interface TrainGraph {
   feeds: tf.LayerVariable[];
   /** Signature output `u<i>` is the new value of `updates[i]`. */
   updates: tf.LayerVariable[];
+  /**
+   * With momentum: the trainable weights that have an accumulator, in order; signature input
+   * `a<i>` takes its accumulator and output `m<i>` is the accumulator's new value.
+   */
+  accumulated: tf.LayerVariable[];
+}
+
+export interface TrainGraphOptions {
+  /** SGD momentum as tfjs' MomentumOptimizer applies it (not Nesterov): a = m * a + grad; w -= lr * a. */
+  momentum?: number;
 }
 
 /** The training step of `model` for `classes` classes as a graph; throws UnsupportedLayerError. */
-export function buildTrainGraph(model: tf.LayersModel, classes: number): TrainGraph {
+export function buildTrainGraph(model: tf.LayersModel, classes: number, { momentum = 0 }: TrainGraphOptions = {}): TrainGraph {
   const { input, output } = singleInputOutput(model);
   const trainableSet = new Set(model.trainableWeights);
   const g = new GraphBuilder();
@@ -338,13 +348,21 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number): TrainGr
     for (const [v, d] of back.weights) weightGrads.set(v, [...(weightGrads.get(v) ?? []), d]);
   }
 
-  // SGD: w - lr * grad, for every trainable weight; then the moving statistics.
+  // SGD: w - lr * grad (or w - lr * a, a = m * a + grad), for every trainable weight; then the
+  // moving statistics.
   const newValues: [tf.LayerVariable, GraphTensor][] = [];
+  const accumulators: { placeholder: GraphTensor; next: GraphTensor; variable: tf.LayerVariable }[] = [];
+  const m = momentum > 0 ? g.constFloat('momentum', momentum) : undefined;
   for (const v of model.trainableWeights) {
     const parts = weightGrads.get(v);
     if (!parts) throw new UnsupportedLayerError(model.name, model.getClassName(), `got no gradient for trainable weight ${v.originalName}`);
-    const grad = parts.length === 1 ? parts[0]! : g.op('AddN', `${v.originalName}/grad_sum`, parts, { T, N: { i: parts.length } });
-    newValues.push([v, g.binary('Sub', `${v.originalName}/sgd`, g.weight(v), g.binary('Mul', `${v.originalName}/sgd_step`, grad, lr))]);
+    let step = parts.length === 1 ? parts[0]! : g.op('AddN', `${v.originalName}/grad_sum`, parts, { T, N: { i: parts.length } });
+    if (m) {
+      const placeholder = g.placeholder(`a${accumulators.length}`, v.shape);
+      step = g.binary('AddV2', `${v.originalName}/accumulation`, g.binary('Mul', `${v.originalName}/decayed`, placeholder, m), step);
+      accumulators.push({ placeholder, next: step, variable: v });
+    }
+    newValues.push([v, g.binary('Sub', `${v.originalName}/sgd`, g.weight(v), g.binary('Mul', `${v.originalName}/sgd_step`, step, lr))]);
   }
   newValues.push(...updates);
 
@@ -354,12 +372,14 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number): TrainGr
       labels: { name: `${labels}:0`, dtype: DT_INT32, shape: [null] },
       lr: { name: `${lr}:0`, dtype: DT_FLOAT, shape: [] },
       ...weightInputs(g),
+      ...Object.fromEntries(accumulators.map(({ placeholder, variable }, i) => [`a${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
     },
     outputs: {
       loss: { name: `${loss}:0`, dtype: DT_FLOAT, shape: [] },
       correct: { name: `${correct}:0`, dtype: DT_FLOAT, shape: [] },
       ...Object.fromEntries(newValues.map(([v, t], i) => [`u${i}`, { name: t.includes(':') ? t : `${t}:0`, dtype: DT_FLOAT, shape: v.shape }])),
+      ...Object.fromEntries(accumulators.map(({ next, variable }, i) => [`m${i}`, { name: `${next}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
     },
   };
-  return { nodes: g.nodes, signature, feeds: g.feeds.map((f) => f.variable), updates: newValues.map(([v]) => v) };
+  return { nodes: g.nodes, signature, feeds: g.feeds.map((f) => f.variable), updates: newValues.map(([v]) => v), accumulated: accumulators.map((a) => a.variable) };
 }
