@@ -35,12 +35,28 @@ function buildModel(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: logits });
 }
 
+/**
+ * Convolutions whose input gradients are not 1x1 matrix products: 3x3 at stride 2 on 40
+ * channels (which TensorFlow's oneDNN kernel gets wrong here, so the graph computes it from a
+ * forward convolution), 5x5 valid, 1x1 at stride 2, on odd sizes.
+ */
+function buildStrided(): tf.LayersModel {
+  const input = tf.input({ shape: [13, 13, 3] });
+  let x = apply(tf.layers.conv2d({ filters: 40, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }), input);
+  x = apply(tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(2) }), x);
+  x = apply(tf.layers.conv2d({ filters: 8, kernelSize: 5, padding: 'valid', activation: 'relu6', kernelInitializer: init(3) }), x);
+  x = apply(tf.layers.conv2d({ filters: 8, kernelSize: 1, strides: 2, padding: 'valid', kernelInitializer: init(4) }), x);
+  const logits = apply(tf.layers.dense({ units: 4, kernelInitializer: init(5) }), apply(tf.layers.flatten(), x));
+  return tf.model({ inputs: input, outputs: logits });
+}
+
 /** Three SGD steps; the losses, the engine, and every weight after (moving statistics too). */
-async function train(graph: boolean, momentum = 0) {
+async function train(graph: boolean, momentum = 0, build = buildModel) {
   setAcceleration(graph);
-  const model = buildModel();
+  const model = build();
   // Inputs scaled so that ReLU6 saturates in places and the max pooling has clear winners.
-  const x = tf.randomNormal([8, 12, 12, 3], 0, 3, 'float32', 5) as tf.Tensor4D;
+  const [, h, w, c] = model.inputs[0]!.shape as number[];
+  const x = tf.randomNormal([8, h!, w!, c!], 0, 3, 'float32', 5) as tf.Tensor4D;
   const y = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32');
   const optimizer = sgdOptimizer(0.05, momentum);
   const step = createTrainStep(model, optimizer, 4);
@@ -58,9 +74,13 @@ async function train(graph: boolean, momentum = 0) {
 }
 
 describe('the training step as one TensorFlow graph', () => {
-  it.each([0, 0.9])('gives the losses, accuracy and updated weights of the eager tfjs step (momentum %s)', async (momentum) => {
-    const plain = await train(false, momentum);
-    const graph = await train(true, momentum);
+  it.each([
+    ['every translated layer', 0, buildModel],
+    ['every translated layer', 0.9, buildModel],
+    ['strided and large convolutions', 0, buildStrided],
+  ] as const)('gives the losses, accuracy and updated weights of the eager tfjs step: %s, momentum %s', async (_what, momentum, build) => {
+    const plain = await train(false, momentum, build);
+    const graph = await train(true, momentum, build);
     expect(plain.engine?.engine).toBe('eager');
     expect(graph.engine).toEqual({ engine: 'graph' });
     graph.results.forEach((r, i) => {
@@ -74,7 +94,7 @@ describe('the training step as one TensorFlow graph', () => {
       expect(maxDiff, `${k} ${name}`).toBeLessThan(2e-5);
     });
     // The steps moved every weight, so agreeing means something.
-    const start = buildModel();
+    const start = build();
     start.weights.forEach((w, k) => {
       const initial = w.read().dataSync();
       const moved = graph.weights[k]!.values.reduce((m, v, i) => Math.max(m, Math.abs(v - initial[i]!)), 0);

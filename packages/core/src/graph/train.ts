@@ -86,11 +86,41 @@ function checkConv(layer: tf.layers.Layer, config: Record<string, unknown>): voi
   if (dh !== 1 || dw !== 1) unsupported(layer, 'is dilated, which the training graph does not differentiate');
 }
 
+/**
+ * A convolution's input gradient from a forward convolution, where TensorFlow's own
+ * Conv2DBackpropInput is wrong on this CPU (kernel-fixes.ts, which does the same eagerly): dy
+ * dilated by the stride, padded, convolved with the filter flipped in space and transposed in
+ * channels.
+ */
+function inputGradByForwardConv(layer: tf.layers.Layer, g: GraphBuilder, dy: GraphTensor, kernel: GraphTensor, inShape: (number | null)[], [kh, kw]: number[], [sh, sw]: number[], padding: string): GraphTensor {
+  const [, inH, inW, inC] = inShape;
+  if (inH == null || inW == null || inC == null) unsupported(layer, 'needs an input gradient for an input of unknown size');
+  const same = padding === 'same';
+  const [oh, ow] = same ? [Math.ceil(inH / sh!), Math.ceil(inW / sw!)] : [Math.floor((inH - kh!) / sh!) + 1, Math.floor((inW - kw!) / sw!) + 1];
+  const padBefore = (out: number, k: number, s: number, size: number) => (same ? Math.floor(Math.max((out - 1) * s + k - size, 0) / 2) : 0);
+  const n = layer.name;
+  let spread = dy;
+  const [h, w] = [(oh - 1) * sh! + 1, (ow - 1) * sw! + 1];
+  if (sh! > 1 || sw! > 1) {
+    const c = Number(layer.getConfig()['filters']);
+    const grid = g.op('Pad', `${n}/dilate`, [g.reshape(`${n}/dy_6d`, dy, [-1, oh, 1, ow, 1, c]), g.constInt(`${n}/dilate_pads`, [0, 0, 0, 0, 0, sh! - 1, 0, 0, 0, sw! - 1, 0, 0], [6, 2])], { T, Tpaddings: { type: DT_INT32 } });
+    const flat = g.reshape(`${n}/dy_dilated`, grid, [-1, oh * sh!, ow * sw!, c]);
+    spread = g.op('Slice', `${n}/dy_trimmed`, [flat, g.constInt(`${n}/trim_begin`, [0, 0, 0, 0]), g.constInt(`${n}/trim_size`, [-1, h, w, -1])], { T, Index: { type: DT_INT32 } });
+  }
+  const top = kh! - 1 - padBefore(oh, kh!, sh!, inH);
+  const left = kw! - 1 - padBefore(ow, kw!, sw!, inW);
+  const pads = [0, 0, top, inH + kh! - 1 - h - top, left, inW + kw! - 1 - w - left, 0, 0];
+  const padded = g.op('Pad', `${n}/dy_padded`, [spread, g.constInt(`${n}/grad_pads`, pads, [4, 2])], { T, Tpaddings: { type: DT_INT32 } });
+  const flipped = g.op('Transpose', `${n}/kernel_flipped`, [g.op('ReverseV2', `${n}/kernel_reversed`, [kernel, g.constInt(`${n}/spatial_axes`, [0, 1])], { T, Tidx: { type: DT_INT32 } }), g.constInt(`${n}/swap_channels`, [0, 1, 3, 2])], { T, Tperm: { type: DT_INT32 } });
+  const attrs = { T, strides: { list: { i: [1, 1, 1, 1] } }, dilations: { list: { i: [1, 1, 1, 1] } }, padding: { s: bytes('VALID') }, data_format: { s: bytes('NHWC') }, explicit_paddings: { list: { i: [] } }, use_cudnn_on_gpu: { b: true } };
+  return g.op('Conv2D', `${n}/input_grad`, [padded, flipped], attrs);
+}
+
 /** Conv2D and DepthwiseConv2D: the kernel, an optional bias, an optional activation. */
 const conv =
   (depthwise: boolean): TrainTranslator =>
   (layer, context) => {
-    const { graph: g, inputs, config, weight, variable, trainable } = context;
+    const { graph: g, inputs, inputShapes, config, weight, variable, trainable } = context;
     checkConv(layer, config);
     const kernelName = depthwise ? 'depthwise_kernel' : 'kernel';
     const kind = config['activation'];
@@ -127,7 +157,7 @@ const conv =
             const product = g.op('MatMul', `${layer.name}/input_grad_2d`, [flat, w], { T, transpose_a: { b: false }, transpose_b: { b: true } });
             dx = g.op('Reshape', `${layer.name}/input_grad`, [product, sizes], { T, Tshape: { type: DT_INT32 } });
           } else if (kernelFixes().some((f) => f.startsWith('Conv2DBackpropInput'))) {
-            unsupported(layer, `needs the input gradient of a ${kh}x${kw} stride-${sh} convolution, which TensorFlow computes wrongly on this CPU (kernel-fixes.ts)`);
+            dx = inputGradByForwardConv(layer, g, d, kernel, inputShapes[0]!, [kh, kw], [sh, sw], String(config['padding']));
           } else {
             dx = g.op('Conv2DBackpropInput', `${layer.name}/input_grad`, [sizes, kernel, d], { ...attrs, use_cudnn_on_gpu: { b: true } });
           }
