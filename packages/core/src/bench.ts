@@ -100,12 +100,13 @@ export interface ModelBench {
  */
 export async function benchModel(model: tf.LayersModel, options: ModelBenchOptions): Promise<ModelBench> {
   const { inputSize, classes, batchSize, lr, seed } = options;
+  // First, so that a failure to compile leaves nothing else to release.
+  const inference = await compileInference(model);
   const x = tf.randomUniform([batchSize, inputSize, inputSize, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
   const x1 = x.slice([0, 0, 0, 0], [1, inputSize, inputSize, 3]);
   const y = tf.tensor1d(Int32Array.from({ length: batchSize }, (_, i) => i % classes), 'int32');
   const optimizer = sgdOptimizer(lr, 0);
   const step = createTrainStep(model, optimizer, classes);
-  const inference = await compileInference(model);
   const predict = (input: tf.Tensor4D) => async () => {
     const out = inference.predict(input);
     await out.data();

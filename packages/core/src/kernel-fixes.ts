@@ -29,6 +29,25 @@ interface ConvInfo {
   padInfo: { top: number; left: number; type: string };
 }
 
+/**
+ * The layout of a convolution's input gradient as a forward convolution: dy, dilated by the
+ * stride to `dilated` [h, w] (zeros between its rows and columns), is padded by `pads`
+ * [[top, bottom], [left, right]] and convolved at stride 1, valid, with the flipped filter.
+ * `padBefore` is the forward pass's top and left padding, `outSize` its output [h, w].
+ */
+export function transposedConvLayout(
+  [inH, inW]: [number, number],
+  [kh, kw]: [number, number],
+  [sh, sw]: [number, number],
+  [padTop, padLeft]: [number, number],
+  [outH, outW]: [number, number],
+): { dilated: [number, number]; pads: [[number, number], [number, number]] } {
+  const dilated: [number, number] = [(outH - 1) * sh + 1, (outW - 1) * sw + 1];
+  const top = kh - 1 - padTop;
+  const left = kw - 1 - padLeft;
+  return { dilated, pads: [[top, inH + kh - 1 - dilated[0] - top], [left, inW + kw - 1 - dilated[1] - left]] };
+}
+
 /** The input gradient of conv2d(x, filter, strides, padding) from forward convolutions and matrix products. */
 export function conv2dBackpropInputByForward(dy: tf.Tensor4D, filter: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
   return tf.tidy(() => {
@@ -39,17 +58,14 @@ export function conv2dBackpropInputByForward(dy: tf.Tensor4D, filter: tf.Tensor4
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && outH === inH && outW === inW) {
       return tf.matMul(tf.reshape(dy, [-1, outC]), tf.reshape(filter, [inC, outC]), false, true).reshape([n, inH, inW, inC]);
     }
+    const { dilated, pads } = transposedConvLayout([inH, inW], [kh, kw], [sh, sw], [info.padInfo.top, info.padInfo.left], [outH, outW]);
     let g: tf.Tensor4D = dy;
     if (sh > 1 || sw > 1) {
       // Zeros between the rows and columns of dy: [n, outH, 1, outW, 1, c] padded to the stride.
       const spread = tf.pad(tf.reshape(dy, [n, outH, 1, outW, 1, outC]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-      g = tf.slice(tf.reshape(spread, [n, outH * sh, outW * sw, outC]), [0, 0, 0, 0], [n, (outH - 1) * sh + 1, (outW - 1) * sw + 1, outC]) as tf.Tensor4D;
+      g = tf.slice(tf.reshape(spread, [n, outH * sh, outW * sw, outC]), [0, 0, 0, 0], [n, dilated[0], dilated[1], outC]) as tf.Tensor4D;
     }
-    const top = kh - 1 - info.padInfo.top;
-    const left = kw - 1 - info.padInfo.left;
-    const bottom = inH + kh - 1 - g.shape[1] - top;
-    const right = inW + kw - 1 - g.shape[2] - left;
-    g = tf.pad(g, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    g = tf.pad(g, [[0, 0], pads[0], pads[1], [0, 0]]);
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     return tf.conv2d(g, flipped, 1, 'valid');
   });

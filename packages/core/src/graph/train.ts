@@ -1,7 +1,22 @@
-import { kernelFixes } from '../kernel-fixes.js';
+import { kernelFixes, transposedConvLayout } from '../kernel-fixes.js';
 import { tf } from '../runtime.js';
-import { DT_BOOL, DT_FLOAT, DT_INT32, type Attr, type NodeDef, type Signature } from './saved-model.js';
-import { activation, contextOf, GraphBuilder, layerTranslators, singleInputOutput, translateCalls, UnsupportedLayerError, weightInputs, type GraphTensor, type LayerContext } from './translate.js';
+import { DT_BOOL, DT_FLOAT, DT_INT32, type NodeDef, type Signature } from './saved-model.js';
+import {
+  bytes,
+  contextOf,
+  convForward,
+  denseForward,
+  GraphBuilder,
+  layerTranslators,
+  pair,
+  singleInputOutput,
+  T,
+  translateCalls,
+  UnsupportedLayerError,
+  weightInputs,
+  type GraphTensor,
+  type LayerContext,
+} from './translate.js';
 
 /**
  * One SGD training step of a tfjs-layers model as a TensorFlow graph: the forward pass in
@@ -18,9 +33,6 @@ import { activation, contextOf, GraphBuilder, layerTranslators, singleInputOutpu
  * rule, which the backbones keep). Layers the backward pass has no translation for (dropout,
  * other activations, ...) are reported, and the caller trains eagerly.
  */
-
-const T = { type: DT_FLOAT } as const;
-const bytes = (text: string) => new TextEncoder().encode(text);
 
 /** What the backward pass of one layer yields: gradients for its inputs and its trainable weights. */
 interface Backward {
@@ -46,71 +58,46 @@ function unsupported(layer: tf.layers.Layer, detail: string): never {
   throw new UnsupportedLayerError(layer.name, layer.getClassName(), detail);
 }
 
-const DIFFERENTIABLE = new Set(['linear', 'relu', 'relu6']);
+/** The activations the backward pass differentiates, and the gradient op of each (none: identity). */
+const ACTIVATION_GRADS: Record<string, 'ReluGrad' | 'Relu6Grad' | null> = { linear: null, relu: 'ReluGrad', relu6: 'Relu6Grad' };
 
 /** Refuses, while the graph is built, an activation the backward pass cannot differentiate. */
 function checkActivation(layer: tf.layers.Layer, kind: unknown): void {
-  if (!DIFFERENTIABLE.has(String(kind ?? 'linear'))) unsupported(layer, `uses activation ${JSON.stringify(kind)}, which the training graph does not differentiate`);
+  if (!(String(kind ?? 'linear') in ACTIVATION_GRADS)) unsupported(layer, `uses activation ${JSON.stringify(kind)}, which the training graph does not differentiate`);
 }
 
 /** The gradient through `linear`, `relu` or `relu6`, given the activation's input. */
 function activationGrad(layer: tf.layers.Layer, g: GraphBuilder, kind: unknown, dy: GraphTensor, pre: GraphTensor): GraphTensor {
-  switch (kind ?? 'linear') {
-    case 'linear':
-      return dy;
-    case 'relu':
-      return g.op('ReluGrad', `${layer.name}/relu_grad`, [dy, pre], { T });
-    case 'relu6':
-      return g.op('Relu6Grad', `${layer.name}/relu6_grad`, [dy, pre], { T });
-    default:
-      return unsupported(layer, `uses activation ${JSON.stringify(kind)}, which the training graph does not differentiate`);
-  }
-}
-
-const pairOf = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : [Number(v ?? 1), Number(v ?? 1)]);
-
-function convAttrs(config: Record<string, unknown>): Record<string, Attr> {
-  const [sh, sw] = pairOf(config['strides']);
-  return {
-    T,
-    strides: { list: { i: [1, sh, sw, 1] } },
-    dilations: { list: { i: [1, 1, 1, 1] } },
-    padding: { s: bytes(String(config['padding']).toUpperCase()) },
-    data_format: { s: bytes('NHWC') },
-    explicit_paddings: { list: { i: [] } },
-  };
+  checkActivation(layer, kind);
+  const op = ACTIVATION_GRADS[String(kind ?? 'linear')];
+  return op ? g.op(op, `${layer.name}/${op === 'ReluGrad' ? 'relu' : 'relu6'}_grad`, [dy, pre], { T }) : dy;
 }
 
 function checkConv(layer: tf.layers.Layer, config: Record<string, unknown>): void {
-  const [dh, dw] = pairOf(config['dilationRate']);
+  const [dh, dw] = pair(config['dilationRate'] ?? 1, 'dilationRate');
   if (dh !== 1 || dw !== 1) unsupported(layer, 'is dilated, which the training graph does not differentiate');
 }
 
 /**
  * A convolution's input gradient from a forward convolution, where TensorFlow's own
- * Conv2DBackpropInput is wrong on this CPU (kernel-fixes.ts, which does the same eagerly): dy
- * dilated by the stride, padded, convolved with the filter flipped in space and transposed in
- * channels.
+ * Conv2DBackpropInput is wrong on this CPU: the layout kernel-fixes.ts uses eagerly, in graph ops.
  */
-function inputGradByForwardConv(layer: tf.layers.Layer, g: GraphBuilder, dy: GraphTensor, kernel: GraphTensor, inShape: (number | null)[], [kh, kw]: number[], [sh, sw]: number[], padding: string): GraphTensor {
+function inputGradByForwardConv(layer: tf.layers.Layer, g: GraphBuilder, dy: GraphTensor, kernel: GraphTensor, inShape: (number | null)[], kernelShape: [number, number, number, number], strides: [number, number], padding: 'same' | 'valid'): GraphTensor {
   const [, inH, inW, inC] = inShape;
   if (inH == null || inW == null || inC == null) unsupported(layer, 'needs an input gradient for an input of unknown size');
-  const same = padding === 'same';
-  const [oh, ow] = same ? [Math.ceil(inH / sh!), Math.ceil(inW / sw!)] : [Math.floor((inH - kh!) / sh!) + 1, Math.floor((inW - kw!) / sw!) + 1];
-  const padBefore = (out: number, k: number, s: number, size: number) => (same ? Math.floor(Math.max((out - 1) * s + k - size, 0) / 2) : 0);
+  const [kh, kw, , c] = kernelShape;
+  const [sh, sw] = strides;
+  const info = tf.backend_util.computeConv2DInfo([1, inH, inW, inC], kernelShape, strides, 1, padding);
+  const [oh, ow] = [info.outHeight, info.outWidth];
+  const { dilated, pads } = transposedConvLayout([inH, inW], [kh, kw], strides, [info.padInfo.top, info.padInfo.left], [oh, ow]);
   const n = layer.name;
   let spread = dy;
-  const [h, w] = [(oh - 1) * sh! + 1, (ow - 1) * sw! + 1];
-  if (sh! > 1 || sw! > 1) {
-    const c = Number(layer.getConfig()['filters']);
-    const grid = g.op('Pad', `${n}/dilate`, [g.reshape(`${n}/dy_6d`, dy, [-1, oh, 1, ow, 1, c]), g.constInt(`${n}/dilate_pads`, [0, 0, 0, 0, 0, sh! - 1, 0, 0, 0, sw! - 1, 0, 0], [6, 2])], { T, Tpaddings: { type: DT_INT32 } });
-    const flat = g.reshape(`${n}/dy_dilated`, grid, [-1, oh * sh!, ow * sw!, c]);
-    spread = g.op('Slice', `${n}/dy_trimmed`, [flat, g.constInt(`${n}/trim_begin`, [0, 0, 0, 0]), g.constInt(`${n}/trim_size`, [-1, h, w, -1])], { T, Index: { type: DT_INT32 } });
+  if (sh > 1 || sw > 1) {
+    const grid = g.op('Pad', `${n}/dilate`, [g.reshape(`${n}/dy_6d`, dy, [-1, oh, 1, ow, 1, c]), g.constInt(`${n}/dilate_pads`, [0, 0, 0, 0, 0, sh - 1, 0, 0, 0, sw - 1, 0, 0], [6, 2])], { T, Tpaddings: { type: DT_INT32 } });
+    const flat = g.reshape(`${n}/dy_dilated`, grid, [-1, oh * sh, ow * sw, c]);
+    spread = g.op('Slice', `${n}/dy_trimmed`, [flat, g.constInt(`${n}/trim_begin`, [0, 0, 0, 0]), g.constInt(`${n}/trim_size`, [-1, ...dilated, -1])], { T, Index: { type: DT_INT32 } });
   }
-  const top = kh! - 1 - padBefore(oh, kh!, sh!, inH);
-  const left = kw! - 1 - padBefore(ow, kw!, sw!, inW);
-  const pads = [0, 0, top, inH + kh! - 1 - h - top, left, inW + kw! - 1 - w - left, 0, 0];
-  const padded = g.op('Pad', `${n}/dy_padded`, [spread, g.constInt(`${n}/grad_pads`, pads, [4, 2])], { T, Tpaddings: { type: DT_INT32 } });
+  const padded = g.op('Pad', `${n}/dy_padded`, [spread, g.constInt(`${n}/grad_pads`, [0, 0, ...pads[0], ...pads[1], 0, 0], [4, 2])], { T, Tpaddings: { type: DT_INT32 } });
   const flipped = g.op('Transpose', `${n}/kernel_flipped`, [g.op('ReverseV2', `${n}/kernel_reversed`, [kernel, g.constInt(`${n}/spatial_axes`, [0, 1])], { T, Tidx: { type: DT_INT32 } }), g.constInt(`${n}/swap_channels`, [0, 1, 3, 2])], { T, Tperm: { type: DT_INT32 } });
   const attrs = { T, strides: { list: { i: [1, 1, 1, 1] } }, dilations: { list: { i: [1, 1, 1, 1] } }, padding: { s: bytes('VALID') }, data_format: { s: bytes('NHWC') }, explicit_paddings: { list: { i: [] } }, use_cudnn_on_gpu: { b: true } };
   return g.op('Conv2D', `${n}/input_grad`, [padded, flipped], attrs);
@@ -120,46 +107,41 @@ function inputGradByForwardConv(layer: tf.layers.Layer, g: GraphBuilder, dy: Gra
 const conv =
   (depthwise: boolean): TrainTranslator =>
   (layer, context) => {
-    const { graph: g, inputs, inputShapes, config, weight, variable, trainable } = context;
+    const { graph: g, inputs, inputShapes, config, variable, trainable } = context;
     checkConv(layer, config);
+    checkActivation(layer, config['activation']);
+    const { kernel, pre, output, attrs } = convForward(layer, context, depthwise);
+    const opAttrs = depthwise ? attrs : { ...attrs, use_cudnn_on_gpu: { b: true } };
     const kernelName = depthwise ? 'depthwise_kernel' : 'kernel';
-    const kind = config['activation'];
-    checkActivation(layer, kind);
+    const kernelShape = variable(kernelName).shape as [number, number, number, number];
+    const [kh, kw, cin, cout] = kernelShape;
+    const strides = pair(config['strides'] ?? 1, 'strides');
     const x = inputs[0]!;
-    const kernel = weight(kernelName);
-    const attrs = convAttrs(config);
-    const conv = g.op(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', layer.name, [x, kernel], depthwise ? attrs : { ...attrs, use_cudnn_on_gpu: { b: true } });
-    const useBias = config['useBias'] !== false;
-    const pre = useBias ? g.biasAdd(`${layer.name}/bias_add`, conv, weight('bias')) : conv;
-    const output = activation(g, layer.name, pre, kind, layer);
-    const kernelShape = variable(kernelName).shape as number[];
-    const [kh, kw, cin, cout] = kernelShape as [number, number, number, number];
-    const [sh, sw] = pairOf(config['strides']);
     return {
       output,
       backward(dy, needInput) {
-        const d = activationGrad(layer, g, kind, dy, pre);
+        const d = activationGrad(layer, g, config['activation'], dy, pre);
         const weights: [tf.LayerVariable, GraphTensor][] = [];
         if (trainable(kernelName)) {
           const sizes = g.constInt(`${layer.name}/filter_sizes`, kernelShape);
-          weights.push([variable(kernelName), g.op(depthwise ? 'DepthwiseConv2dNativeBackpropFilter' : 'Conv2DBackpropFilter', `${layer.name}/kernel_grad`, [x, sizes, d], depthwise ? attrs : { ...attrs, use_cudnn_on_gpu: { b: true } })]);
+          weights.push([variable(kernelName), g.op(depthwise ? 'DepthwiseConv2dNativeBackpropFilter' : 'Conv2DBackpropFilter', `${layer.name}/kernel_grad`, [x, sizes, d], opAttrs)]);
         }
-        if (useBias && trainable('bias')) weights.push([variable('bias'), g.op('BiasAddGrad', `${layer.name}/bias_grad`, [d], { T, data_format: { s: bytes('NHWC') } })]);
+        if (config['useBias'] !== false && trainable('bias')) weights.push([variable('bias'), g.op('BiasAddGrad', `${layer.name}/bias_grad`, [d], { T, data_format: { s: bytes('NHWC') } })]);
         let dx: GraphTensor | undefined;
         if (needInput[0]) {
           const sizes = g.op('Shape', `${layer.name}/input_sizes`, [x], { T, out_type: { type: DT_INT32 } });
           if (depthwise) {
             dx = g.op('DepthwiseConv2dNativeBackpropInput', `${layer.name}/input_grad`, [sizes, kernel, d], attrs);
-          } else if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
+          } else if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1) {
             // A 1x1 convolution is a matrix product over the pixels; so is its input gradient.
             const flat = g.reshape(`${layer.name}/dy_flat`, d, [-1, cout]);
             const w = g.reshape(`${layer.name}/kernel_2d`, kernel, [cin, cout]);
             const product = g.op('MatMul', `${layer.name}/input_grad_2d`, [flat, w], { T, transpose_a: { b: false }, transpose_b: { b: true } });
             dx = g.op('Reshape', `${layer.name}/input_grad`, [product, sizes], { T, Tshape: { type: DT_INT32 } });
           } else if (kernelFixes().some((f) => f.startsWith('Conv2DBackpropInput'))) {
-            dx = inputGradByForwardConv(layer, g, d, kernel, inputShapes[0]!, [kh, kw], [sh, sw], String(config['padding']));
+            dx = inputGradByForwardConv(layer, g, d, kernel, inputShapes[0]!, kernelShape, strides, config['padding'] as 'same' | 'valid');
           } else {
-            dx = g.op('Conv2DBackpropInput', `${layer.name}/input_grad`, [sizes, kernel, d], { ...attrs, use_cudnn_on_gpu: { b: true } });
+            dx = g.op('Conv2DBackpropInput', `${layer.name}/input_grad`, [sizes, kernel, d], opAttrs);
           }
         }
         return { inputs: [dx], weights };
@@ -168,23 +150,17 @@ const conv =
   };
 
 const dense: TrainTranslator = (layer, context) => {
-  const { graph: g, inputs, inputShapes, config, weight, variable, trainable } = context;
-  if (inputShapes[0]?.length !== 2) unsupported(layer, 'has an input of rank other than 2');
-  const kind = config['activation'];
+  const { graph: g, inputs, config, variable, trainable } = context;
+  checkActivation(layer, config['activation']);
+  const { kernel, pre, output } = denseForward(layer, context);
   const x = inputs[0]!;
-  const kernel = weight('kernel');
-  const product = g.op('MatMul', layer.name, [x, kernel], { T, transpose_a: { b: false }, transpose_b: { b: false } });
-  const useBias = config['useBias'] !== false;
-  const pre = useBias ? g.biasAdd(`${layer.name}/bias_add`, product, weight('bias')) : product;
-  checkActivation(layer, kind);
-  const output = activation(g, layer.name, pre, kind, layer);
   return {
     output,
     backward(dy, needInput) {
-      const d = activationGrad(layer, g, kind, dy, pre);
+      const d = activationGrad(layer, g, config['activation'], dy, pre);
       const weights: [tf.LayerVariable, GraphTensor][] = [];
       if (trainable('kernel')) weights.push([variable('kernel'), g.op('MatMul', `${layer.name}/kernel_grad`, [x, d], { T, transpose_a: { b: true }, transpose_b: { b: false } })]);
-      if (useBias && trainable('bias')) weights.push([variable('bias'), g.op('BiasAddGrad', `${layer.name}/bias_grad`, [d], { T, data_format: { s: bytes('NHWC') } })]);
+      if (config['useBias'] !== false && trainable('bias')) weights.push([variable('bias'), g.op('BiasAddGrad', `${layer.name}/bias_grad`, [d], { T, data_format: { s: bytes('NHWC') } })]);
       const dx = needInput[0] ? g.op('MatMul', `${layer.name}/input_grad`, [d, kernel], { T, transpose_a: { b: false }, transpose_b: { b: true } }) : undefined;
       return { inputs: [dx], weights };
     },

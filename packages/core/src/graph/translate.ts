@@ -38,8 +38,9 @@ export class UnsupportedLayerError extends Error {
   }
 }
 
-const bytes = (text: string) => new TextEncoder().encode(text);
-const T = { type: DT_FLOAT } as const;
+export const bytes = (text: string) => new TextEncoder().encode(text);
+/** The `T` attribute of a float32 op. */
+export const T = { type: DT_FLOAT } as const;
 
 export class GraphBuilder {
   readonly nodes: NodeDef[] = [];
@@ -113,7 +114,7 @@ export class GraphBuilder {
 // ---------------------------------------------------------------------------------------------
 // Layer translators
 
-const pair = (v: unknown, what: string): [number, number] => {
+export const pair = (v: unknown, what: string): [number, number] => {
   if (typeof v === 'number') return [v, v];
   if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number')) return [v[0] as number, v[1] as number];
   throw new Error(`expected a number or a pair for ${what}, got ${JSON.stringify(v)}`);
@@ -157,7 +158,8 @@ export function activation(graph: GraphBuilder, name: string, x: GraphTensor, ki
   }
 }
 
-function convAttrs(layer: tf.layers.Layer, config: Config): Record<string, Attr> {
+/** A convolution's attributes from its layer config (strides, dilations, padding, NHWC). */
+export function convAttrs(layer: tf.layers.Layer, config: Config): Record<string, Attr> {
   channelsLast(layer, config);
   const [sh, sw] = pair(config['strides'] ?? 1, 'strides');
   const [dh, dw] = pair(config['dilationRate'] ?? 1, 'dilationRate');
@@ -173,30 +175,41 @@ function convAttrs(layer: tf.layers.Layer, config: Config): Record<string, Attr>
   };
 }
 
-function withBiasAndActivation(layer: tf.layers.Layer, { graph, config, weight }: LayerContext, y: GraphTensor): GraphTensor {
-  const out = config['useBias'] === false ? y : graph.biasAdd(`${layer.name}/bias_add`, y, weight('bias'));
-  return activation(graph, layer.name, out, config['activation'], layer);
+/**
+ * The forward pass of a convolution or Dense layer, with what a backward pass needs: the
+ * kernel, the value before the activation (`pre`) and the op's attributes.
+ */
+export interface KernelForward {
+  kernel: GraphTensor;
+  pre: GraphTensor;
+  output: GraphTensor;
+  attrs: Record<string, Attr>;
 }
 
-const conv2d: LayerTranslator = (layer, context) => {
-  const { graph, inputs, config, weight } = context;
-  if (Number(config['groups'] ?? 1) !== 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'uses groups');
-  const y = graph.op('Conv2D', layer.name, [inputs[0]!, weight('kernel')], { ...convAttrs(layer, config), use_cudnn_on_gpu: { b: true } });
-  return withBiasAndActivation(layer, context, y);
-};
+function withBiasAndActivation(layer: tf.layers.Layer, { graph, config, weight }: LayerContext, y: GraphTensor): { pre: GraphTensor; output: GraphTensor } {
+  const pre = config['useBias'] === false ? y : graph.biasAdd(`${layer.name}/bias_add`, y, weight('bias'));
+  return { pre, output: activation(graph, layer.name, pre, config['activation'], layer) };
+}
 
-const depthwiseConv2d: LayerTranslator = (layer, context) => {
+/** Conv2D (`depthwise` false) or DepthwiseConv2D: the convolution, an optional bias and activation. */
+export function convForward(layer: tf.layers.Layer, context: LayerContext, depthwise: boolean): KernelForward {
   const { graph, inputs, config, weight } = context;
-  const y = graph.op('DepthwiseConv2dNative', layer.name, [inputs[0]!, weight('depthwise_kernel')], convAttrs(layer, config));
-  return withBiasAndActivation(layer, context, y);
-};
+  if (!depthwise && Number(config['groups'] ?? 1) !== 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'uses groups');
+  const attrs = convAttrs(layer, config);
+  const kernel = weight(depthwise ? 'depthwise_kernel' : 'kernel');
+  const y = depthwise ? graph.op('DepthwiseConv2dNative', layer.name, [inputs[0]!, kernel], attrs) : graph.op('Conv2D', layer.name, [inputs[0]!, kernel], { ...attrs, use_cudnn_on_gpu: { b: true } });
+  return { kernel, attrs, ...withBiasAndActivation(layer, context, y) };
+}
 
-const dense: LayerTranslator = (layer, context) => {
+/** Dense on [batch, features]: the matrix product, an optional bias and activation. */
+export function denseForward(layer: tf.layers.Layer, context: LayerContext): KernelForward {
   const { graph, inputs, inputShapes, weight } = context;
   if (inputShapes[0]?.length !== 2) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `has a rank-${inputShapes[0]?.length} input (graphs take Dense on [batch, features])`);
-  const y = graph.op('MatMul', layer.name, [inputs[0]!, weight('kernel')], { T, transpose_a: { b: false }, transpose_b: { b: false } });
-  return withBiasAndActivation(layer, context, y);
-};
+  const kernel = weight('kernel');
+  const attrs = { T, transpose_a: { b: false }, transpose_b: { b: false } };
+  const y = graph.op('MatMul', layer.name, [inputs[0]!, kernel], attrs);
+  return { kernel, attrs, ...withBiasAndActivation(layer, context, y) };
+}
 
 /** Inference BatchNorm as Keras computes it: x * gamma / sqrt(var + eps) + (beta - mean * that). */
 const batchNormalization: LayerTranslator = (layer, { graph, inputs, inputShapes, config, weight }) => {
@@ -261,9 +274,9 @@ const identity: LayerTranslator = (layer, { graph, inputs }) => graph.unary('Ide
 
 /** Translators by tfjs class name (`layer.getClassName()`). */
 export const layerTranslators: Record<string, LayerTranslator> = {
-  Conv2D: conv2d,
-  DepthwiseConv2D: depthwiseConv2d,
-  Dense: dense,
+  Conv2D: (layer, context) => convForward(layer, context, false).output,
+  DepthwiseConv2D: (layer, context) => convForward(layer, context, true).output,
+  Dense: (layer, context) => denseForward(layer, context).output,
   BatchNormalization: batchNormalization,
   ReLU: relu,
   Activation: (layer, { graph, inputs, config }) => activation(graph, layer.name, inputs[0]!, config['activation'], layer),
