@@ -102,5 +102,5 @@ for (const [key, r] of results) {
   }
 }
 const engines = (/** @type {string} */ field) => [...new Set([...results.values()].flatMap((r) => r.fused.map((m) => m[field])))].join(', ');
-lines.push('', `headbench's training step ran as: ${engines('train')}; its inference as: ${engines('inference')} (graph: one TensorFlow session run per step or batch, packages/core/src/graph).`);
+lines.push('', `headbench's training step ran as: ${engines('train')}; its inference as: ${engines('inference')} (graph: one TensorFlow session run per step or batch, packages/engine/src/graph).`);
 process.stdout.write(`${lines.join('\n')}\n`);

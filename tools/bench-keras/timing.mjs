@@ -4,7 +4,8 @@
 // compileInference). HEADBENCH_ACCELERATE=0 times tfjs' own kernels and eager inference instead.
 // Usage: node timing.mjs <alpha> <size> <gap|flatten> [batch] [samples]
 import { performance } from 'node:perf_hooks';
-import { compileInference, composeModel, createTrainStep, median, sgdOptimizer, tf } from '@headbench/core';
+import { composeModel, median, tf } from '@headbench/core';
+import { compileInference, createTrainStep, sgdOptimizer } from '@headbench/engine';
 import { mobilenetv2 } from '@headbench/backbones';
 import { flatten } from '@headbench/heads-flatten';
 import { gap } from '@headbench/heads-gap';

@@ -7,7 +7,7 @@
 // oneDNN is switched off for this file, as the fixture was made with it off. TensorFlow 2.21's
 // oneDNN Conv2DBackpropInput is wrong for 1x1 convolutions with some input channel counts (112
 // here, the input of Conv_1: channels 96..111 of the gradient are garbage), in Keras as well as
-// in tfjs-node; core now replaces that kernel where it is wrong (kernel-fixes.ts), but oneDNN's
+// in tfjs-node; the engine now replaces that kernel where it is wrong (kernel-fixes.ts), but oneDNN's
 // FusedBatchNorm also rounds differently (up to 2.9e-4), enough to move an activation across a
 // ReLU6 edge and the weights below it by 1e-2: tolerances this tight need the same kernels. TensorFlow
 // reads TF_ENABLE_ONEDNN_OPTS once, when it loads, so it is set before anything imports
@@ -19,7 +19,8 @@ import type { tf as tfTypes } from '@headbench/core';
 import { H5_FIXTURE_DIR, KERAS_DIR } from './testing/fixtures.js';
 
 process.env['TF_ENABLE_ONEDNN_OPTS'] = '0';
-const { accelerationEnabled, composeModel, createTrainStep, defineHead, setAcceleration, sgdOptimizer, tf } = await import('@headbench/core');
+const { composeModel, defineHead, tf } = await import('@headbench/core');
+const { accelerationEnabled, createTrainStep, setAcceleration, sgdOptimizer } = await import('@headbench/engine');
 const { mobilenetv2 } = await import('./mobilenetv2.js');
 const { namedWeights } = await import('./weights/assign.js');
 const { loadKerasH5 } = await import('./weights/keras-h5.js');
@@ -134,7 +135,7 @@ describe('one training step matches Keras train_on_batch', () => {
       expect(accelerationEnabled()).toBe(accelerated);
       const keras = await kerasAfter();
       const { loss, before, after, engine } = await ourStep();
-      // Accelerated, the step is one TensorFlow graph (core/src/graph/train.ts); else tfjs' eager ops.
+      // Accelerated, the step is one TensorFlow graph (engine/src/graph/train.ts); else tfjs' eager ops.
       expect(engine).toBe(accelerated ? 'graph' : 'eager');
       expect(after.map((w) => w.name)).toEqual(keras.map((w) => w.name));
       expect(Math.abs(loss - meta.loss)).toBeLessThan(LOSS_TOLERANCE);

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileInference, composeModel, countParams, defineHead, notAPlugin, PluginRegistry, tf, UsageError, type HeadPlugin } from '@headbench/core';
+import { compileInference } from '@headbench/engine';
+import { composeModel, countParams, defineHead, notAPlugin, PluginRegistry, tf, UsageError, type HeadPlugin } from '@headbench/core';
 import defaultExport, { mobilenetv2 } from './index.js';
 import { H5_FIXTURE_DIR, PACKAGE_DIR, params, readFloat32 } from './testing/fixtures.js';
 

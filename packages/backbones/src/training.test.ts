@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { composeModel, createTrainStep, defineHead, sgdOptimizer, tf } from '@headbench/core';
+import { composeModel, defineHead, tf } from '@headbench/core';
+import { createTrainStep, sgdOptimizer } from '@headbench/engine';
 import { mobilenetv2 } from './mobilenetv2.js';
 import { H5_FIXTURE_DIR } from './testing/fixtures.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { benchModel, timeTask } from './bench.js';
-import { tf } from './runtime.js';
+import { tf } from '@headbench/engine';
 
 describe('timeTask', () => {
   it('times a clean call with tinybench and finds no leak', async () => {

@@ -1,9 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
-import { tf } from './runtime.js';
 import { median } from './stats.js';
-import { createTrainStep, sgdOptimizer } from './trainer.js';
-import { compileInference } from './graph/inference.js';
+import { compileInference, createTrainStep, sgdOptimizer, tf } from '@headbench/engine';
 
 /** What tinybench measured for one task, in its own field names (milliseconds). */
 export interface TaskTiming {

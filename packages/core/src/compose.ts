@@ -1,4 +1,4 @@
-import { tf } from './runtime.js';
+import { tf } from '@headbench/engine';
 import { UsageError } from './errors.js';
 import type { Backbone, BackbonePlugin, FeatureShape, HeadPlugin } from './plugin.js';
 

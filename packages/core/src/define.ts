@@ -1,4 +1,4 @@
-import type { tf } from './runtime.js';
+import type { tf } from '@headbench/engine';
 import { UsageError } from './errors.js';
 import { resolveOptions, type OptionsSchema, type ResolvedOptions, type UserOptions } from './options.js';
 import type { Backbone, BackboneBuildContext, BackbonePlugin, FeatureShape, HeadBuildContext, HeadPlugin, PluginMeta } from './plugin.js';

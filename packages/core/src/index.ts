@@ -1,4 +1,4 @@
-export { tf, NATIVE_BACKEND, runtimeInfo } from './runtime.js';
+export { tf, NATIVE_BACKEND, runtimeInfo } from '@headbench/engine';
 export { UsageError } from './errors.js';
 export {
   resolveOptions,
@@ -54,11 +54,5 @@ export { SUMMARY_COLUMNS } from './summary.js';
 export { formatTable, formatCell, FORMATS, type Column, type Format } from './table.js';
 export { summarize, tCritical95, type TimingStats } from './stats.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
-export { multiplyAdds } from './multiply-adds.js';
-export { createTrainStep, sgdOptimizer, type TrainStep } from './trainer.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
-export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';
-export { compileInference, type InferenceModel } from './graph/inference.js';
-export { trainTranslators, buildTrainGraph } from './graph/train.js';
-export { layerTranslators, buildInferenceGraph, UnsupportedLayerError, type LayerTranslator, type LayerContext, type GraphBuilder } from './graph/translate.js';
 export { toGab, type GabEntry } from './gab.js';

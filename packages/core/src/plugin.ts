@@ -1,4 +1,4 @@
-import type { tf } from './runtime.js';
+import type { tf } from '@headbench/engine';
 import type { OptionsSchema, OptionValue } from './options.js';
 
 export type PluginKind = 'backbone' | 'head';

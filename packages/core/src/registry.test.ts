@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineHead } from './define.js';
 import { importPluginModule, PluginRegistry } from './registry.js';
-import { tf } from './runtime.js';
+import { tf } from '@headbench/engine';
 
 const dense = defineHead({
   meta: { name: 'dense-test', version: '1.0.0' },

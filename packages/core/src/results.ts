@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runtimeInfo } from './runtime.js';
+import { runtimeInfo } from '@headbench/engine';
 import { UsageError } from './errors.js';
 import type { ParamCounts } from './compose.js';
 import type { Combination } from './planner.js';
@@ -18,11 +18,11 @@ export interface Environment {
   libtensorflow: string;
   backend: string;
   /**
-   * Whether ReLU6 and training BatchNorm ran on TensorFlow's fused kernels (see accelerate.ts)
+   * Whether ReLU6 and training BatchNorm ran on TensorFlow's fused kernels (see @headbench/engine's accelerate.ts)
    * and inference as one TensorFlow graph where the layers allow (graph/inference.ts).
    */
   accelerated: boolean;
-  /** TensorFlow kernels replaced because they compute wrong results on this machine (kernel-fixes.ts). */
+  /** TensorFlow kernels replaced because they compute wrong results on this machine (@headbench/engine's kernel-fixes.ts). */
   kernelFixes?: string[];
   platform: string;
   cpu: string;

@@ -8,7 +8,7 @@ import { plan } from './planner.js';
 import { PluginRegistry } from './registry.js';
 import { mergeResults, readResults } from './results.js';
 import { runPlan, type RunOptions } from './run.js';
-import { tf } from './runtime.js';
+import { tf } from '@headbench/engine';
 import { sgdTrainer } from './trainer.js';
 import { parseShard, shardOf } from './planner.js';
 

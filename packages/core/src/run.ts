@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { tf } from './runtime.js';
+import { tf } from '@headbench/engine';
 import { composeModel, type ComposedModel } from './compose.js';
 import type { ImageDataset } from './data/dataset.js';
 import { UsageError } from './errors.js';

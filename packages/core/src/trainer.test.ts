@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { composeModel } from './compose.js';
 import { syntheticDataset } from './data/synthetic.js';
 import { defineBackbone, defineHead } from './define.js';
-import { tf } from './runtime.js';
+import { tf } from '@headbench/engine';
 import { sgdTrainer, type TrainOptions } from './trainer.js';
 
 // A small real CNN, so the trainer is tested on convolutions, BatchNorm and a real head.

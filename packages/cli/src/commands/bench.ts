@@ -3,13 +3,13 @@ import {
   composeModel,
   environment,
   formatTable,
-  multiplyAdds,
   type Column,
   type Environment,
   type Format,
   type ModelBench,
   type ParamCounts,
 } from '@headbench/core';
+import { multiplyAdds } from '@headbench/engine';
 import { DEFAULTS, loadConfig, loadPlugins } from '../config.js';
 import { canonical, unique, withoutWeights } from '../specifiers.js';
 

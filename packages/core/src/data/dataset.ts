@@ -1,4 +1,4 @@
-import type { tf } from '../runtime.js';
+import type { tf } from '@headbench/engine';
 
 /**
  * Images of one split, decoded and resized to one input size: `images` holds RGB values in

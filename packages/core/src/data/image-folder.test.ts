@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tf } from '../runtime.js';
+import { tf } from '@headbench/engine';
 import { imageFolderDataset, listImageFolder } from './image-folder.js';
 
 let root: string;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf } from '../runtime.js';
+import { tf } from '@headbench/engine';
 import { UsageError } from '../errors.js';
 import { seededRandom, shuffledIndices } from '../random.js';
 import type { ImageDataset, LabeledImages, SkippedFile } from './dataset.js';

@@ -1,4 +1,4 @@
-import { tf } from '../runtime.js';
+import { tf } from '@headbench/engine';
 import { UsageError } from '../errors.js';
 import { deriveSeed, seededRandom } from '../random.js';
 import type { ImageDataset, LabeledImages } from './dataset.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defineBackbone, type BackboneDefinition } from '../define.js';
 import { UsageError } from '../errors.js';
 import type { Backbone, BackbonePlugin } from '../plugin.js';
-import { tf } from '../runtime.js';
+import { tf } from '@headbench/engine';
 import {
   checkBackboneBuildTwice,
   checkBackboneConformance,

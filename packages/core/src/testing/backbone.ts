@@ -1,8 +1,7 @@
 import { composeModel } from '../compose.js';
 import { defineHead } from '../define.js';
 import type { Backbone, BackbonePlugin, FeatureShape } from '../plugin.js';
-import { tf } from '../runtime.js';
-import { createTrainStep, sgdOptimizer } from '../trainer.js';
+import { createTrainStep, sgdOptimizer, tf } from '@headbench/engine';
 import { allFinite, checkMeta, checkOptions, ConformanceError, fail, formatShape, isUsageError, make, maxDifference, messageOf, runChecks, type Check, type FactoryOf } from './shared.js';
 
 /**

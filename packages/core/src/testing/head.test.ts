@@ -3,9 +3,7 @@ import { defineHead, type HeadDefinition } from '../define.js';
 import { UsageError } from '../errors.js';
 import type { OptionsSchema } from '../options.js';
 import type { HeadBuildContext, HeadPlugin } from '../plugin.js';
-import { tf } from '../runtime.js';
-import { layerTranslators } from '../graph/translate.js';
-import { trainTranslators } from '../graph/train.js';
+import { layerTranslators, tf, trainTranslators } from '@headbench/engine';
 import {
   checkHeadConformance,
   checkHeadInferenceGraph,

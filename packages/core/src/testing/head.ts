@@ -1,9 +1,6 @@
 import { countParams } from '../compose.js';
 import type { FeatureShape, HeadPlugin } from '../plugin.js';
-import { tf } from '../runtime.js';
-import { createTrainStep, sgdOptimizer } from '../trainer.js';
-import { compileInference } from '../graph/inference.js';
-import { accelerationEnabled, setAcceleration } from '../accelerate.js';
+import { accelerationEnabled, compileInference, createTrainStep, sgdOptimizer, setAcceleration, tf } from '@headbench/engine';
 import {
   allFinite,
   checkMeta,

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { OptionSpec, OptionValue } from '../options.js';
 import { describeValue, notAPlugin, type Plugin, type PluginKind, type PluginOfKind } from '../plugin.js';
-import { tf } from '../runtime.js';
+import { tf } from '@headbench/engine';
 
 /**
  * A plugin that breaks the contract. The message names the plugin and the check, says what was

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { setAcceleration } from '../accelerate.js';
 import { tf } from '../runtime.js';
-import { createTrainStep, sgdOptimizer } from '../trainer.js';
+import { createTrainStep, sgdOptimizer } from '../step.js';
 
 afterAll(() => setAcceleration(true));
 

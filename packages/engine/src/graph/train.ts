@@ -52,7 +52,7 @@ interface TrainContext extends LayerContext {
   trainable(name: string): boolean;
 }
 
-type TrainTranslator = (layer: tf.layers.Layer, context: TrainContext) => Translated;
+export type TrainTranslator = (layer: tf.layers.Layer, context: TrainContext) => Translated;
 
 function unsupported(layer: tf.layers.Layer, detail: string): never {
   throw new UnsupportedLayerError(layer.name, layer.getClassName(), detail);

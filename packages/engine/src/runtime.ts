@@ -5,7 +5,7 @@ import { applyKernelFixes, kernelFixes } from './kernel-fixes.js';
 
 /**
  * The one TensorFlow.js instance every headbench package uses. Plugins import `tf` from
- * `@headbench/core` so that layers, the backend and the kernel registry are shared.
+ * `@headbench/core` (which re-exports this one) so that layers, the backend and the kernel registry are shared.
  */
 export { tf };
 
@@ -21,7 +21,15 @@ setAcceleration(process.env['HEADBENCH_ACCELERATE'] !== '0');
 // HEADBENCH_KERNEL_FIXES=0 keeps the native kernels, to measure what the fixes cost.
 if (process.env['HEADBENCH_KERNEL_FIXES'] !== '0') applyKernelFixes();
 
-export function runtimeInfo(): { backend: string; tfjsNode: string; libtensorflow: string; accelerated: boolean; kernelFixes: string[] } {
+export interface RuntimeInfo {
+  backend: string;
+  tfjsNode: string;
+  libtensorflow: string;
+  accelerated: boolean;
+  kernelFixes: string[];
+}
+
+export function runtimeInfo(): RuntimeInfo {
   const backend = tf.getBackend();
   const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
   return {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { setAcceleration } from '../accelerate.js';
 import { tf } from '../runtime.js';
-import { createTrainStep, sgdOptimizer } from '../trainer.js';
+import { createTrainStep, sgdOptimizer } from '../step.js';
 import { compileInference } from './inference.js';
 import { encodeSavedModel } from './saved-model.js';
 import { buildInferenceGraph } from './translate.js';

@@ -1,0 +1,17 @@
+// @headbench/engine: how a tfjs-layers model runs fast on TensorFlow's native runtime. It knows
+// nothing of benchmarks; @headbench/core builds on it.
+export { tf, NATIVE_BACKEND, runtimeInfo, type RuntimeInfo } from './runtime.js';
+export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';
+export { kernelFixes } from './kernel-fixes.js';
+export { multiplyAdds } from './multiply-adds.js';
+export { createTrainStep, sgdOptimizer, type TrainStep } from './step.js';
+export { compileInference, type InferenceModel } from './graph/inference.js';
+export { trainTranslators, buildTrainGraph, type TrainTranslator } from './graph/train.js';
+export {
+  layerTranslators,
+  buildInferenceGraph,
+  UnsupportedLayerError,
+  type LayerTranslator,
+  type LayerContext,
+  type GraphBuilder,
+} from './graph/translate.js';
