@@ -1,4 +1,6 @@
 export { tf, NATIVE_BACKEND, runtimeInfo } from '@headbench/engine';
+// Keras layers tfjs lacks, for backbone plugins (each has graph translations in the engine).
+export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D } from '@headbench/engine';
 export { UsageError } from './errors.js';
 export {
   resolveOptions,

@@ -4,6 +4,7 @@ export { tf, NATIVE_BACKEND, runtimeInfo, type RuntimeInfo } from './runtime.js'
 export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';
 export { kernelFixes } from './kernel-fixes.js';
 export { multiplyAdds } from './multiply-adds.js';
+export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D, NORMALIZATION_EPSILON } from './layers.js';
 export { createTrainStep, sgdOptimizer, type TrainStep } from './step.js';
 export { compileInference, type InferenceModel } from './graph/inference.js';
 export { trainTranslators, buildTrainGraph, type TrainTranslator } from './graph/train.js';

@@ -130,5 +130,9 @@ function readFloats(file: string, dataset: Dataset): Float32Array {
   const value = dataset.value;
   if (value instanceof Float32Array) return value;
   if (value instanceof Float64Array) return Float32Array.from(value);
+  // Normalization's `count` is an int64 scalar in Keras' files; tfjs keeps it as float32.
+  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return Float32Array.from(value, Number);
+  if (typeof value === 'bigint') return Float32Array.of(Number(value));
+  if (value instanceof Int32Array || value instanceof Uint32Array) return Float32Array.from(value);
   throw new UsageError(`weights ${file}: dataset ${dataset.path} has dtype ${JSON.stringify(dataset.dtype)}, expected float32`);
 }
