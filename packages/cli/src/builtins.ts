@@ -1,4 +1,4 @@
-import { mobilenetv2 } from '@headbench/backbones';
+import { efficientnetb0, mobilenetv2, mobilenetv3large, mobilenetv3small, resnet50, resnet50v2 } from '@headbench/backbones';
 import type { PluginRegistry } from '@headbench/core';
 import { flatten } from '@headbench/heads-flatten';
 import { gap } from '@headbench/heads-gap';
@@ -7,6 +7,11 @@ import { gmp } from '@headbench/heads-gmp';
 /** The plugins every run can name without `--plugin`, with the package each comes from. */
 export const BUILTINS = [
   [mobilenetv2, '@headbench/backbones'],
+  [mobilenetv3small, '@headbench/backbones'],
+  [mobilenetv3large, '@headbench/backbones'],
+  [efficientnetb0, '@headbench/backbones'],
+  [resnet50, '@headbench/backbones'],
+  [resnet50v2, '@headbench/backbones'],
   [gap, '@headbench/heads-gap'],
   [flatten, '@headbench/heads-flatten'],
   [gmp, '@headbench/heads-gmp'],

@@ -88,7 +88,8 @@ export async function loadImagenet(target: LoadTarget, { alpha, inputSize }: { a
   let failure = 'downloads are off';
   if (sources.baseUrl) {
     const url = new URL(fileName, sources.baseUrl).href;
-    const result = await download(url, path.join(sources.cacheDir, fileName), KNOWN_SHA256[fileName]);
+    const expectedHash = KNOWN_SHA256[fileName];
+    const result = await download(url, path.join(sources.cacheDir, fileName), { ...(expectedHash ? { expectedHash } : {}), progress: process.stderr, label: fileName });
     if (result.ok) {
       if (!result.verified) {
         console.warn(`[headbench] mobilenetv2: downloaded ${fileName} has sha256 ${result.sha256}, which could not be verified (no published hash for it)`);

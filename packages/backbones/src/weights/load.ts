@@ -10,20 +10,21 @@ export const WEIGHTS_HELP = "'imagenet', 'none' (random, seeded) or the path of 
 
 /**
  * Fills `target.model` as the `weights` option says and returns where the weights came from:
- * `random`, `imagenet (...)` or the absolute path of the file or directory.
+ * `random`, `imagenet (...)` or the absolute path of the file or directory. `imagenet` is
+ * MobileNetV2's shape (its lookup in imagenet.ts) or the loader of another backbone's official file.
  */
 export async function loadWeights(
   weights: string,
   target: LoadTarget,
-  shape: { alpha: number; inputSize: number },
+  imagenet: { alpha: number; inputSize: number } | ((target: LoadTarget) => Promise<string>),
   sources: ImagenetSources = defaultSources(),
 ): Promise<string> {
   if (weights === 'none') return 'random';
-  if (weights === 'imagenet') return loadImagenet(target, shape, sources);
+  if (weights === 'imagenet') return typeof imagenet === 'function' ? imagenet(target) : loadImagenet(target, imagenet, sources);
 
   const where = path.resolve(weights);
   const info = await stat(where).catch(() => undefined);
-  if (!info) throw new UsageError(`mobilenetv2: weights=${weights}: ${where} does not exist; weights is ${WEIGHTS_HELP}`);
+  if (!info) throw new UsageError(`${target.label.split(' ')[0]}: weights=${weights}: ${where} does not exist; weights is ${WEIGHTS_HELP}`);
   if (info.isDirectory()) {
     await loadTfjsDir(where, target);
   } else if (path.basename(where) === 'model.json') {
