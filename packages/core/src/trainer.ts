@@ -133,7 +133,7 @@ export function sgdTrainer(): Trainer {
       if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
       if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
       const optimizer = sgdOptimizer(lr, momentum);
-      const trainStep = createTrainStep(model, optimizer, data.classes);
+      const trainStep = createTrainStep(model, optimizer, data.classes, { seed: deriveSeed(seed, 'train step') });
       const inference = await compileInference(model);
       const n = data.train.labels.length;
       const steps = Math.ceil(n / batchSize);

@@ -39,14 +39,15 @@ function eagerStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: numb
 /**
  * The step of the seed recipe, shared by training and benchmarks so both time the same work:
  * sparse categorical cross-entropy on logits, BatchNorm in training mode (its moving statistics
- * update as in Keras), every trainable weight updated.
+ * update as in Keras), every trainable weight updated. `seed` seeds random layers in the graph
+ * step (stochastic depth); tfjs' eager step draws its own.
  */
-export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: number): TrainStep {
+export function createTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: number, options: { seed?: number } = {}): TrainStep {
   const eager = eagerStep(model, optimizer, classes);
   let compiled: Promise<CompiledTrainStep> | undefined;
   let ready: CompiledTrainStep | undefined;
   const step = async (x: tf.Tensor4D, y: tf.Tensor1D) => {
-    ready ??= await (compiled ??= compileTrainStep(model, optimizer, classes));
+    ready ??= await (compiled ??= compileTrainStep(model, optimizer, classes, options));
     return ready.run ? ready.run(x, y) : eager(x, y);
   };
   // A getter, not a copied value: the engine is known once the first call has compiled.

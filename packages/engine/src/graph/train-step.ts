@@ -16,10 +16,11 @@ const eager = (reason: string): CompiledTrainStep => ({ reason, dispose: () => {
 /**
  * Builds the SGD step of `model` (plain or with momentum) as one TensorFlow graph and loads it:
  * each run feeds the batch, the learning rate and every weight, and assigns the new weights,
- * moving statistics and momentum accumulators back. Other optimisers (Nesterov momentum too),
+ * moving statistics and momentum accumulators back; a graph with random layers also gets the seed
+ * `[seed, step]`. Other optimisers (Nesterov momentum too),
  * layers without a training translation and HEADBENCH_ACCELERATE=0 run eagerly.
  */
-export async function compileTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: number): Promise<CompiledTrainStep> {
+export async function compileTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, classes: number, { seed = 0 }: { seed?: number } = {}): Promise<CompiledTrainStep> {
   if (!accelerationEnabled()) return eager('acceleration is off (HEADBENCH_ACCELERATE=0)');
   const kind = optimizer.getClassName();
   const settings = optimizer as unknown as { learningRate: number; momentum?: number; useNesterov?: boolean };
@@ -39,7 +40,9 @@ export async function compileTrainStep(model: tf.LayersModel, optimizer: tf.Opti
   } catch (error) {
     return eager(`TensorFlow did not load the training graph: ${(error as Error).message.split('\n')[0]}`);
   }
-  const { feeds, updates, accumulated } = graph;
+  const { feeds, updates, accumulated, seeded } = graph;
+  // Random layers (stochastic depth) draw from [seed, step]: every step differs, every run repeats.
+  let step = 0;
   const targets = updates.map((v) => v.read() as tf.Variable);
   // The momentum accumulators live here, as tfjs' MomentumOptimizer keeps its own: zeros at first.
   const accumulators = accumulated.map((v) => tf.variable(tf.zeros(v.shape as number[]), false));
@@ -51,8 +54,11 @@ export async function compileTrainStep(model: tf.LayersModel, optimizer: tf.Opti
       const inputs: tf.NamedTensorMap = { input: x, labels: y, lr };
       feeds.forEach((variable, i) => (inputs[`w${i}`] = variable.read()));
       accumulators.forEach((a, i) => (inputs[`a${i}`] = a));
+      const stepSeed = seeded ? tf.tensor1d([seed | 0, step++ | 0], 'int32') : undefined;
+      if (stepSeed) inputs['seed'] = stepSeed;
       const out = session.predict(inputs) as tf.NamedTensorMap;
       lr.dispose();
+      stepSeed?.dispose();
       const assign = (variable: tf.Variable, value: tf.Tensor) => {
         variable.assign(value);
         value.dispose();

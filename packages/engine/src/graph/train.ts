@@ -8,6 +8,7 @@ import {
   denseForward,
   GraphBuilder,
   layerTranslators,
+  normalizationScale,
   pair,
   singleInputOutput,
   T,
@@ -58,19 +59,42 @@ function unsupported(layer: tf.layers.Layer, detail: string): never {
   throw new UnsupportedLayerError(layer.name, layer.getClassName(), detail);
 }
 
-/** The activations the backward pass differentiates, and the gradient op of each (none: identity). */
-const ACTIVATION_GRADS: Record<string, 'ReluGrad' | 'Relu6Grad' | null> = { linear: null, relu: 'ReluGrad', relu6: 'Relu6Grad' };
+/** The activations the backward pass differentiates (Keras' serialised names). */
+const DIFFERENTIATED = new Set(['linear', 'relu', 'relu6', 'sigmoid', 'swish', 'silu', 'hard_silu']);
 
 /** Refuses, while the graph is built, an activation the backward pass cannot differentiate. */
 function checkActivation(layer: tf.layers.Layer, kind: unknown): void {
-  if (!(String(kind ?? 'linear') in ACTIVATION_GRADS)) unsupported(layer, `uses activation ${JSON.stringify(kind)}, which the training graph does not differentiate`);
+  if (!DIFFERENTIATED.has(String(kind ?? 'linear'))) unsupported(layer, `uses activation ${JSON.stringify(kind)}, which the training graph does not differentiate`);
 }
 
-/** The gradient through `linear`, `relu` or `relu6`, given the activation's input. */
+/** The gradient through an activation, given the activation's input `pre`, as TensorFlow's gradient registry writes it. */
 function activationGrad(layer: tf.layers.Layer, g: GraphBuilder, kind: unknown, dy: GraphTensor, pre: GraphTensor): GraphTensor {
   checkActivation(layer, kind);
-  const op = ACTIVATION_GRADS[String(kind ?? 'linear')];
-  return op ? g.op(op, `${layer.name}/${op === 'ReluGrad' ? 'relu' : 'relu6'}_grad`, [dy, pre], { T }) : dy;
+  const n = layer.name;
+  switch (String(kind ?? 'linear')) {
+    case 'relu':
+      return g.op('ReluGrad', `${n}/relu_grad`, [dy, pre], { T });
+    case 'relu6':
+      return g.op('Relu6Grad', `${n}/relu6_grad`, [dy, pre], { T });
+    case 'sigmoid':
+      return g.op('SigmoidGrad', `${n}/sigmoid_grad`, [g.unary('Sigmoid', `${n}/sigmoid_of_pre`, pre), dy], { T });
+    case 'swish':
+    case 'silu': {
+      // d(x s(x)) = s(x) + x s'(x)
+      const sig = g.unary('Sigmoid', `${n}/sigmoid_of_pre`, pre);
+      return g.binary('AddV2', `${n}/swish_grad`, g.binary('Mul', `${n}/swish_grad_s`, dy, sig), g.op('SigmoidGrad', `${n}/swish_grad_ds`, [sig, g.binary('Mul', `${n}/swish_grad_x`, dy, pre)], { T }));
+    }
+    case 'hard_silu': {
+      // d(x relu6(x + 3) / 6) = relu6(x + 3) / 6 + x [0 < x + 3 < 6] / 6
+      const plus3 = g.binary('AddV2', `${n}/grad_plus3`, pre, g.constFloat(`${n}/grad_three`, 3));
+      const six = g.constFloat(`${n}/grad_six`, 6);
+      const hardSigmoid = g.op('RealDiv', `${n}/grad_hard_sigmoid`, [g.unary('Relu6', `${n}/grad_relu6`, plus3), six], { T });
+      const inner = g.op('Relu6Grad', `${n}/grad_relu6_grad`, [g.op('RealDiv', `${n}/grad_x6`, [g.binary('Mul', `${n}/grad_x`, dy, pre), six], { T }), plus3], { T });
+      return g.binary('AddV2', `${n}/hard_silu_grad`, g.binary('Mul', `${n}/grad_hs`, dy, hardSigmoid), inner);
+    }
+    default:
+      return dy;
+  }
 }
 
 function checkConv(layer: tf.layers.Layer, config: Record<string, unknown>): void {
@@ -241,8 +265,8 @@ const zeroPadding2d = sameForward((layer, { graph: g, inputShapes, config }, _ou
 
 const add = sameForward((_layer, { inputs }, _out, dy) => inputs.map(() => dy));
 
-const globalAveragePooling2d = sameForward((layer, { graph: g, inputs, inputShapes, config }, _out, dy) => {
-  if (config['keepDims'] === true) unsupported(layer, 'keeps dims, which the training graph does not differentiate');
+const globalAveragePooling2d = sameForward((layer, { graph: g, inputs, inputShapes }, _out, dy) => {
+  // With or without keepDims, dy reshapes to [batch, 1, 1, c].
   const [, h, w, c] = inputShapes[0] as [null, number, number, number];
   const scaled = g.binary('Mul', `${layer.name}/grad_scaled`, dy, g.constFloat(`${layer.name}/inv_area`, 1 / (h * w)));
   const shape = g.op('Shape', `${layer.name}/input_shape`, [inputs[0]!], { T, out_type: { type: DT_INT32 } });
@@ -260,10 +284,76 @@ const globalMaxPooling2d = sameForward((layer, { graph: g, inputs, inputShapes, 
 
 const reshapeBack = sameForward((layer, { graph: g, inputShapes }, _out, dy) => [g.reshape(`${layer.name}/grad`, dy, [-1, ...(inputShapes[0]!.slice(1) as number[])])]);
 
+/**
+ * Dropout at rate 0, or with a per-sample noise shape ([null, 1, 1, 1]: EfficientNet's stochastic
+ * depth, which drops a block's whole residual branch per image): x * floor(u + keep) / keep with u
+ * uniform from a stateless random op, seeded by the step's fed seed and the layer's position, so a
+ * step is reproducible from its seed. Element-wise dropout stays eager: its masks are as large as
+ * the activations, and the kit's graph-against-eager check could not compare them.
+ */
 const dropout: TrainTranslator = (layer, context) => {
-  if (Number(context.config['rate'] ?? 0) > 0) unsupported(layer, 'drops units at random in training, which the training graph does not do');
-  return sameForward((_l, _c, _o, dy) => [dy])(layer, context);
+  const rate = Number(context.config['rate'] ?? 0);
+  if (rate === 0) return sameForward((_l, _c, _o, dy) => [dy])(layer, context);
+  const noiseShape = context.config['noiseShape'] as (number | null)[] | undefined;
+  const rank = context.inputShapes[0]?.length ?? 0;
+  const perSample = Array.isArray(noiseShape) && noiseShape.length === rank && noiseShape[0] == null && noiseShape.slice(1).every((d) => d === 1);
+  if (!perSample) unsupported(layer, 'drops units at random in training, which the training graph does not do');
+  const { graph: g, inputs } = context;
+  const n = layer.name;
+  const x = inputs[0]!;
+  const keep = 1 - rate;
+  const batch = g.op('Slice', `${n}/batch`, [g.op('Shape', `${n}/shape`, [x], { T, out_type: { type: DT_INT32 } }), g.constInt(`${n}/batch_begin`, [0]), g.constInt(`${n}/batch_size`, [1])], { T: { type: DT_INT32 }, Index: { type: DT_INT32 } });
+  const seed = g.op('AddV2', `${n}/seed`, [g.stepSeed(), g.constInt(`${n}/seed_offset`, [0, dropoutLayers.next(g)])], { T: { type: DT_INT32 } });
+  const u = g.op('StatelessRandomUniform', `${n}/uniform`, [batch, seed], { dtype: T, T: { type: DT_INT32 }, Tseed: { type: DT_INT32 } });
+  const kept = g.unary('Floor', `${n}/kept`, g.binary('AddV2', `${n}/u_plus_keep`, u, g.constFloat(`${n}/keep`, keep)));
+  const mask = g.reshape(`${n}/mask`, g.binary('Mul', `${n}/scaled`, kept, g.constFloat(`${n}/inv_keep`, 1 / keep)), [-1, ...Array<number>(rank - 1).fill(1)]);
+  const output = g.binary('Mul', n, x, mask);
+  return { output, backward: (dy) => ({ inputs: [g.binary('Mul', `${n}/grad`, dy, mask)], weights: [] }) };
 };
+
+/** Numbers the random layers of each graph, so each draws its own numbers from the step's seed. */
+const dropoutLayers = {
+  counts: new WeakMap<GraphBuilder, number>(),
+  next(g: GraphBuilder): number {
+    const i = (this.counts.get(g) ?? 0) + 1;
+    this.counts.set(g, i);
+    return i;
+  },
+};
+
+/** Keras' Rescaling: the input gradient is dy * scale (summed over nothing: scale broadcasts). */
+const rescaling = sameForward((layer, { graph: g, config }, _out, dy) => {
+  const scale = config['scale'] as number | number[];
+  return [g.binary('Mul', `${layer.name}/grad`, dy, g.constFloats(`${layer.name}/grad_scale`, Array.isArray(scale) ? scale : [scale]))];
+});
+
+/** Keras' Normalization: its state is not trained; the input gradient is dy / max(sqrt(variance), 1e-7). */
+const normalization = sameForward((layer, { graph: g, weight }, _out, dy) => [g.op('RealDiv', `${layer.name}/grad`, [dy, normalizationScale(g, `${layer.name}/grad`, weight('variance'))], { T })]);
+
+const scalarAdd = sameForward((_layer, _context, _out, dy) => [dy]);
+const scalarMultiply = sameForward((layer, { graph: g, config }, _out, dy) => [g.binary('Mul', `${layer.name}/grad`, dy, g.constFloat(`${layer.name}/grad_value`, Number(config['value'])))]);
+
+/**
+ * Multiply of inputs that may broadcast (squeeze-and-excite: [b, h, w, c] * [b, 1, 1, c]): each
+ * input's gradient is dy times the other inputs, summed over the axes it was broadcast along.
+ */
+const multiply = sameForward((layer, { graph: g, inputs, inputShapes }, _out, dy) => {
+  const outShape = inputShapes.reduce((acc, shape) => acc.map((d, i) => (d === 1 ? shape[i]! : d)), inputShapes[0]!);
+  return inputs.map((_x, i) => {
+    const others = inputs.filter((_o, j) => j !== i);
+    let grad = others.reduce((acc, o, k) => g.binary('Mul', `${layer.name}/grad${i}_${k}`, acc, o), dy);
+    const axes = inputShapes[i]!.map((d, a) => (a > 0 && d === 1 && outShape[a] !== 1 ? a : -1)).filter((a) => a >= 0);
+    if (axes.length) grad = g.reduce('Sum', `${layer.name}/grad${i}_sum`, grad, axes, true);
+    return grad;
+  });
+});
+
+const maxPooling2d = sameForward((layer, { graph: g, inputs, config }, out, dy) => {
+  const [ph, pw] = pair(config['poolSize'], 'poolSize');
+  const [sh, sw] = pair(config['strides'] ?? config['poolSize'], 'strides');
+  const attrs = { T, ksize: { list: { i: [1, ph, pw, 1] } }, strides: { list: { i: [1, sh, sw, 1] } }, padding: { s: bytes(String(config['padding']).toUpperCase()) }, data_format: { s: bytes('NHWC') } };
+  return [g.op('MaxPoolGrad', `${layer.name}/grad`, [inputs[0]!, out, dy], attrs)];
+});
 
 export const trainTranslators: Record<string, TrainTranslator> = {
   Conv2D: conv(false),
@@ -279,6 +369,12 @@ export const trainTranslators: Record<string, TrainTranslator> = {
   Flatten: reshapeBack,
   Reshape: reshapeBack,
   Dropout: dropout,
+  MaxPooling2D: maxPooling2d,
+  Multiply: multiply,
+  Rescaling: rescaling,
+  Normalization: normalization,
+  ScalarAdd: scalarAdd,
+  ScalarMultiply: scalarMultiply,
 };
 
 export interface TrainGraph {
@@ -293,6 +389,8 @@ export interface TrainGraph {
    * `a<i>` takes its accumulator and output `m<i>` is the accumulator's new value.
    */
   accumulated: tf.LayerVariable[];
+  /** Whether the graph draws random numbers: then signature input `seed` (int32 [2]) takes a new seed every step. */
+  seeded: boolean;
 }
 
 export interface TrainGraphOptions {
@@ -378,6 +476,7 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number, { moment
       labels: { name: `${labels}:0`, dtype: DT_INT32, shape: [null] },
       lr: { name: `${lr}:0`, dtype: DT_FLOAT, shape: [] },
       ...weightInputs(g),
+      ...(g.seed ? { seed: { name: `${g.seed}:0`, dtype: DT_INT32, shape: [2] } } : {}),
       ...Object.fromEntries(accumulators.map(({ placeholder, variable }, i) => [`a${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
     },
     outputs: {
@@ -387,5 +486,5 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number, { moment
       ...Object.fromEntries(accumulators.map(({ next, variable }, i) => [`m${i}`, { name: `${next}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
     },
   };
-  return { nodes: g.nodes, signature, feeds: g.feeds.map((f) => f.variable), updates: newValues.map(([v]) => v), accumulated: accumulators.map((a) => a.variable) };
+  return { nodes: g.nodes, signature, feeds: g.feeds.map((f) => f.variable), updates: newValues.map(([v]) => v), accumulated: accumulators.map((a) => a.variable), seeded: g.seed !== undefined };
 }

@@ -78,6 +78,24 @@ export class GraphBuilder {
     return this.op('Const', name, [], { dtype: T, value: { tensor } });
   }
 
+  /** A float32 constant of any shape (a scalar for one value). */
+  constFloats(name: string, values: readonly number[], shape: readonly number[] = values.length === 1 ? [] : [values.length]): GraphTensor {
+    const tensor = { dtype: DT_FLOAT, tensorShape: shapeOf(shape), tensorContent: new Uint8Array(Float32Array.from(values).buffer) } as const;
+    return this.op('Const', name, [], { dtype: T, value: { tensor } });
+  }
+
+  /**
+   * The step's random seed, `seed` (int32 [2]), fed anew at every run by whoever runs the graph:
+   * created on first use, so graphs without randomness take no seed. Stateless random ops
+   * derive their numbers from it, so a step is reproducible from its seed.
+   */
+  stepSeed(): GraphTensor {
+    this.seed ??= this.op('Placeholder', 'seed', [], { dtype: { type: DT_INT32 }, shape: { shape: shapeOf([2]) } });
+    return this.seed;
+  }
+
+  seed?: GraphTensor;
+
   /** A placeholder fed with `variable` at each run (one per variable, however often used). */
   weight(variable: tf.LayerVariable): GraphTensor {
     let tensor = this.fed.get(variable);
@@ -152,10 +170,19 @@ export function activation(graph: GraphBuilder, name: string, x: GraphTensor, ki
     case 'softsign':
       return graph.unary('Softsign', `${name}/softsign`, x);
     case 'swish':
+    case 'silu':
       return graph.binary('Mul', `${name}/swish`, x, graph.unary('Sigmoid', `${name}/sigmoid`, x));
+    case 'hard_silu':
+      return hardSilu(graph, name, x);
     default:
       throw new UnsupportedLayerError(layer.name, layer.getClassName(), `uses activation ${JSON.stringify(kind)}, which has no graph translation`);
   }
+}
+
+/** Keras' hard_silu as its TensorFlow backend computes it: x * (relu6(x + 3) / 6). */
+export function hardSilu(graph: GraphBuilder, name: string, x: GraphTensor): GraphTensor {
+  const relu6 = graph.unary('Relu6', `${name}/relu6`, graph.binary('AddV2', `${name}/plus3`, x, graph.constFloat(`${name}/three`, 3)));
+  return graph.binary('Mul', `${name}/hard_silu`, x, graph.op('RealDiv', `${name}/hard_sigmoid`, [relu6, graph.constFloat(`${name}/six`, 6)], { T }));
 }
 
 /** A convolution's attributes from its layer config (strides, dilations, padding, NHWC). */
@@ -272,6 +299,27 @@ const reshape: LayerTranslator = (layer, { graph, inputs, config }) => graph.res
 /** Layers that are the identity at inference. */
 const identity: LayerTranslator = (layer, { graph, inputs }) => graph.unary('Identity', layer.name, inputs[0]!);
 
+/** Keras' Rescaling: x * scale + offset (scale a number or one per channel). */
+const rescaling: LayerTranslator = (layer, { graph, inputs, config }) => {
+  const scale = config['scale'] as number | number[];
+  const scaled = graph.binary('Mul', `${layer.name}/scale`, inputs[0]!, graph.constFloats(`${layer.name}/scale_value`, Array.isArray(scale) ? scale : [scale]));
+  return graph.binary('AddV2', layer.name, scaled, graph.constFloat(`${layer.name}/offset`, Number(config['offset'] ?? 0)));
+};
+
+/** Keras' Normalization: (x - mean) / max(sqrt(variance), 1e-7), its state fed like any weight. */
+export function normalizationScale(graph: GraphBuilder, name: string, variance: GraphTensor): GraphTensor {
+  return graph.binary('Maximum', `${name}/std`, graph.unary('Sqrt', `${name}/sqrt`, variance), graph.constFloat(`${name}/epsilon`, 1e-7));
+}
+
+const normalization: LayerTranslator = (layer, { graph, inputs, weight }) =>
+  graph.op('RealDiv', layer.name, [graph.binary('Sub', `${layer.name}/centred`, inputs[0]!, weight('mean')), normalizationScale(graph, layer.name, weight('variance'))], { T });
+
+/** Keras 3's arithmetic operations with a constant (ScalarAdd, ScalarMultiply). */
+const constantOp =
+  (op: 'AddV2' | 'Mul'): LayerTranslator =>
+  (layer, { graph, inputs, config }) =>
+    graph.binary(op, layer.name, inputs[0]!, graph.constFloat(`${layer.name}/value`, Number(config['value'])));
+
 /** Translators by tfjs class name (`layer.getClassName()`). */
 export const layerTranslators: Record<string, LayerTranslator> = {
   Conv2D: (layer, context) => convForward(layer, context, false).output,
@@ -296,6 +344,10 @@ export const layerTranslators: Record<string, LayerTranslator> = {
   GaussianNoise: identity,
   GaussianDropout: identity,
   AlphaDropout: identity,
+  Rescaling: rescaling,
+  Normalization: normalization,
+  ScalarAdd: constantOp('AddV2'),
+  ScalarMultiply: constantOp('Mul'),
 };
 
 /** One call of a layer in the model, as the walk below hands it to a translator. */
