@@ -1,5 +1,5 @@
 import { describeBackboneConformance } from '@headbench/core/testing';
-import { mobilenetv2 } from './index.js';
+import { efficientnetb0, mobilenetv2, mobilenetv3small, resnet50v2 } from './index.js';
 
 // Kept cheap: random seeded weights, the narrowest alpha, small inputs. 16 and 31 are below
 // Keras' minimum of 32; 33.5 is not a pixel count.
@@ -8,3 +8,8 @@ describeBackboneConformance(mobilenetv2, {
   inputSizes: [32, 64],
   unsupportedInputSizes: [16, 31, 33.5],
 });
+
+// One per new family, as cheap: random weights, the smallest input Keras takes.
+describeBackboneConformance(mobilenetv3small, { options: { weights: 'none' }, inputSizes: [32], unsupportedInputSizes: [16, 31] });
+describeBackboneConformance(efficientnetb0, { options: { weights: 'none' }, inputSizes: [32], unsupportedInputSizes: [16, 31] });
+describeBackboneConformance(resnet50v2, { options: { weights: 'none' }, inputSizes: [32], unsupportedInputSizes: [16, 31] });

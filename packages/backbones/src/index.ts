@@ -8,6 +8,7 @@ export {
   efficientnetb0,
   resnet50,
   resnet50v2,
+  imagenetWeightFile,
   mobilenetv3Schema,
   efficientnetb0Schema,
   resnetSchema,
@@ -15,6 +16,7 @@ export {
   type EfficientNetB0Options,
   type ResNetOptions,
 } from './plugins.js';
+export { ensureOfficialWeights, type KerasWeightFile } from './weights/official.js';
 export { mobileNetV3 } from './mobilenetv3.js';
 export { efficientNetB0 } from './efficientnet.js';
 export { resNet50 } from './resnet.js';

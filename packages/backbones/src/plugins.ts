@@ -206,3 +206,24 @@ export function resnet50(options?: ResNetOptions): BackbonePlugin {
 export function resnet50v2(options?: ResNetOptions): BackbonePlugin {
   return r50v2(options);
 }
+
+/**
+ * The official Keras file a backbone plugin will load with weights=imagenet, or undefined (other
+ * weights, or MobileNetV2, whose ImageNet weights are bundled or looked up by its own rules).
+ */
+export function imagenetWeightFile(plugin: BackbonePlugin): KerasWeightFile | undefined {
+  const options = plugin.options as { weights?: string; alpha?: number; minimalistic?: boolean };
+  if (options.weights !== 'imagenet') return undefined;
+  switch (plugin.meta.name) {
+    case 'mobilenetv3small':
+    case 'mobilenetv3large':
+      return mobileNetV3WeightFile(plugin.meta.name === 'mobilenetv3small' ? 'small' : 'large', options.alpha ?? 1, options.minimalistic ?? false);
+    case 'efficientnetb0':
+      return efficientNetWeightFile();
+    case 'resnet50':
+    case 'resnet50v2':
+      return resNetWeightFile(plugin.meta.name === 'resnet50' ? 'v1' : 'v2');
+    default:
+      return undefined;
+  }
+}

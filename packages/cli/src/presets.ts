@@ -48,6 +48,21 @@ export const PRESETS: Record<string, Preset> = {
     requires: (s) =>
       s.train || s.dataset === 'synthetic' ? undefined : 'the seed preset trains on your images: give --train <dir> with --val <dir> or --val-split <fraction>',
   },
+  backbones: {
+    description:
+      'one head verdict per backbone: GAP and Flatten on MobileNetV3Small, MobileNetV3Large, EfficientNetB0, ResNet50 and ResNet50V2 (ImageNet weights, Keras\' official files), lr 0.01, 5 epochs at 160x160 on the bundled flowers-mini (10 combinations); lists the weight files it needs before training',
+    settings: {
+      backbones: ['mobilenetv3small', 'mobilenetv3large', 'efficientnetb0', 'resnet50', 'resnet50v2'],
+      heads: ['gap', 'flatten'],
+      lr: [0.01],
+      seeds: [1],
+      inputSize: 160,
+      epochs: 5,
+      batchSize: 32,
+      train: `${FLOWERS_MINI}/train`,
+      val: `${FLOWERS_MINI}/val`,
+    },
+  },
   nightly: {
     description:
       'the nightly cross product: MobileNetV2 alpha 0.35 (ImageNet) at 96x96 on the bundled flowers-mini, heads gap, flatten and gmp, lr 0.01, seeds 1 and 2, 5 epochs (6 combinations)',

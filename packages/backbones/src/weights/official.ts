@@ -24,7 +24,44 @@ export const kerasUrl = (file: KerasWeightFile) => new URL(file.fileName, file.b
 
 /** The default places to look, with downloads from the file's own Keras folder. */
 export function officialSources(file: KerasWeightFile, env: NodeJS.ProcessEnv = process.env): ImagenetSources {
-  return { ...defaultSources(env), baseUrl: file.baseUrl };
+  // HEADBENCH_WEIGHTS_URL: a mirror holding Keras' files under their own names.
+  return { ...defaultSources(env), baseUrl: env['HEADBENCH_WEIGHTS_URL'] || file.baseUrl };
+}
+
+/**
+ * Before a run trains: makes sure every official file is on disk (found in a searched folder, or
+ * downloaded now into the cache) and returns one line per file saying where it is. If any file
+ * is neither, throws one UsageError naming every missing file, where to put it and its URL.
+ * Hashes are checked when the weights load.
+ */
+export async function ensureOfficialWeights(files: KerasWeightFile[], sourcesOf: (file: KerasWeightFile) => ImagenetSources = (f) => officialSources(f)): Promise<string[]> {
+  const unique = [...new Map(files.map((f) => [f.fileName, f])).values()];
+  const lines: string[] = [];
+  const missing: { file: KerasWeightFile; failure: string; sources: ImagenetSources }[] = [];
+  for (const file of unique) {
+    const sources = sourcesOf(file);
+    const local = sources.dirs.map((dir) => path.join(dir, file.fileName)).find((f) => existsSync(f));
+    if (local) {
+      lines.push(`${file.fileName} (${file.label}): ${local}`);
+      continue;
+    }
+    if (!sources.baseUrl) {
+      missing.push({ file, failure: 'downloads are off', sources });
+      continue;
+    }
+    const url = new URL(file.fileName, sources.baseUrl).href;
+    const result = await download(url, path.join(sources.cacheDir, file.fileName), { expectedHash: file.hash, progress: process.stderr, label: file.fileName });
+    if (result.ok) lines.push(`${file.fileName} (${file.label}): downloaded to ${result.file}`);
+    else missing.push({ file, failure: `download failed: ${result.reason}`, sources });
+  }
+  if (missing.length) {
+    const dirs = missing[0]!.sources.dirs;
+    const list = missing.map(({ file, failure }) => `${file.fileName} for ${file.label} from ${kerasUrl(file)} (${failure})`).join('; ');
+    throw new UsageError(
+      `ImageNet weights missing for ${missing.length} of ${unique.length} backbones: put Keras' files into ${dirs.join(' or ')} (HEADBENCH_WEIGHTS_DIR adds a folder), or use weights=none: ${list}`,
+    );
+  }
+  return lines;
 }
 
 /**

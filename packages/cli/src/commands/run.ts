@@ -1,3 +1,4 @@
+import { ensureOfficialWeights, imagenetWeightFile } from '@headbench/backbones';
 import path from 'node:path';
 import {
   benchModel,
@@ -101,6 +102,15 @@ function checkPlugins(registry: PluginRegistry, settings: RunPlanSettings): void
   for (const spec of settings.heads) registry.create('head', spec);
 }
 
+/**
+ * Before anything trains: the official Keras files the run's backbones need for weights=imagenet,
+ * found or downloaded now, or one error naming every missing file and where it goes.
+ */
+async function ensureImagenetWeights(registry: PluginRegistry, settings: RunPlanSettings): Promise<string[]> {
+  const files = settings.backbones.map((spec) => imagenetWeightFile(registry.create('backbone', spec))).filter((f) => f !== undefined);
+  return files.length ? ensureOfficialWeights(files) : [];
+}
+
 export interface RunOutcome {
   results: RunResults;
   outDir: string;
@@ -115,6 +125,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
   const settings = resolveSettings(options, config);
   const registry = await loadPlugins(loaded, options.plugin ?? [], cwd);
   checkPlugins(registry, settings);
+  const weightFiles = await ensureImagenetWeights(registry, settings);
   let combinations = plan({ backbones: settings.backbones, heads: settings.heads, learningRates: settings.lr, seeds: settings.seeds });
   const shard = options.shard ? parseShard(options.shard) : undefined;
   if (shard) combinations = shardOf(combinations, shard);
@@ -132,6 +143,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
       `headbench run: ${combinations.length} combinations (preset ${settings.preset}${shard ? `, shard ${shard.index}/${shard.count}` : ''}) on ${dataset.name}: ` +
         `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val images at ${settings.inputSize}x${settings.inputSize}; decoding images`,
     );
+    for (const line of weightFiles) progress.note(`ImageNet weights: ${line}`);
     // Decoding errors and empty classes surface here, before any training.
     await dataset.load(settings.inputSize);
     const onSigint = () => {
