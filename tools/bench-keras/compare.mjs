@@ -9,6 +9,7 @@
 //   npm run bench:keras                 # all configurations, 3 rounds
 //   npm run bench:keras -- --rounds 1 --configs 0.35@96
 //   npm run bench:keras -- --skip-tfjs  # without the (slow) tfjs-kernels column
+//   npm run bench:keras -- --backbone resnet50 --configs 1.0@224  # another backbone (alpha: MobileNetV2 only)
 //
 // Needs the Keras venv (tools/keras-reference/setup-venv.sh; created here when missing).
 import { spawnSync } from 'node:child_process';
@@ -31,6 +32,7 @@ const configs = option('configs', '1.0@224,0.35@224,0.35@96')
     return { alpha: Number(alpha), size: Number(size) };
   });
 const heads = option('heads', 'gap,flatten').split(',');
+const backbone = option('backbone', 'mobilenetv2');
 const skipTfjs = args.includes('--skip-tfjs');
 const venv = process.env.HEADBENCH_KERAS_VENV ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'headbench', 'keras-venv');
 const python = path.join(venv, 'bin', 'python');
@@ -60,14 +62,14 @@ const median = (/** @type {number[]} */ v) => {
 
 /** @type {Map<string, {keras: any[], fused: any[], plain: any[]}>} */
 const results = new Map();
-const cases = configs.flatMap((c) => heads.map((head) => ({ ...c, head, key: `alpha ${c.alpha.toFixed(c.alpha === 1 ? 1 : 2)} @${c.size} ${head}` })));
+const cases = configs.flatMap((c) => heads.map((head) => ({ ...c, head, key: `${backbone === 'mobilenetv2' ? `alpha ${c.alpha.toFixed(c.alpha === 1 ? 1 : 2)}` : backbone} @${c.size} ${head}` })));
 for (let round = 1; round <= rounds; round++) {
   for (const c of cases) {
     const entry = results.get(c.key) ?? { keras: [], fused: [], plain: [] };
     results.set(c.key, entry);
     const params = [String(c.alpha), String(c.size), c.head];
-    const keras = () => entry.keras.push(measure(python, ['keras_step.py', '--alpha', params[0], '--size', params[1], '--head', c.head]));
-    const headbench = () => entry.fused.push(measure(process.execPath, ['timing.mjs', ...params]));
+    const keras = () => entry.keras.push(measure(python, ['keras_step.py', '--backbone', backbone, '--alpha', params[0], '--size', params[1], '--head', c.head]));
+    const headbench = () => entry.fused.push(measure(process.execPath, ['timing.mjs', ...params], { BENCH_BACKBONE: backbone }));
     // A/B in odd rounds, B/A in even ones, so that neither side always runs on a warmer machine.
     const order = round % 2 ? [['keras', keras], ['headbench', headbench]] : [['headbench', headbench], ['keras', keras]];
     process.stderr.write(`round ${round}/${rounds} ${c.key}:`);
@@ -77,7 +79,7 @@ for (let round = 1; round <= rounds; round++) {
     }
     if (!skipTfjs) {
       process.stderr.write(', tfjs kernels');
-      entry.plain.push(measure(process.execPath, ['timing.mjs', ...params], { HEADBENCH_ACCELERATE: '0' }));
+      entry.plain.push(measure(process.execPath, ['timing.mjs', ...params], { HEADBENCH_ACCELERATE: '0', BENCH_BACKBONE: backbone }));
     }
     process.stderr.write('\n');
   }

@@ -15,6 +15,17 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+A = keras.applications
+BACKBONES = {
+    "mobilenetv2": A.MobileNetV2,
+    "mobilenetv3small": A.MobileNetV3Small,
+    "mobilenetv3large": A.MobileNetV3Large,
+    "efficientnetb0": A.EfficientNetB0,
+    "resnet50": A.ResNet50,
+    "resnet50v2": A.ResNet50V2,
+}
+
+
 def median_ms(fn, warmup, samples):
     for _ in range(warmup):
         fn()
@@ -28,6 +39,7 @@ def median_ms(fn, warmup, samples):
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--backbone", default="mobilenetv2", choices=sorted(BACKBONES))
     p.add_argument("--alpha", type=float, required=True)
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--head", choices=["gap", "flatten"], required=True)
@@ -37,7 +49,8 @@ def main():
     args = p.parse_args()
 
     keras.utils.set_random_seed(1)
-    base = keras.applications.MobileNetV2(input_shape=(args.size, args.size, 3), include_top=False, weights=None, alpha=args.alpha)
+    kw = {"alpha": args.alpha} if args.backbone == "mobilenetv2" else {}
+    base = BACKBONES[args.backbone](input_shape=(args.size, args.size, 3), include_top=False, weights=None, **kw)
     pool = keras.layers.GlobalAveragePooling2D() if args.head == "gap" else keras.layers.Flatten()
     model = keras.Model(base.input, keras.layers.Dense(args.classes)(pool(base.output)))
     # The seed experiment's recipe, with Keras' defaults for everything else.

@@ -6,16 +6,25 @@
 import { performance } from 'node:perf_hooks';
 import { composeModel, median, tf } from '@headbench/core';
 import { compileInference, createTrainStep, sgdOptimizer } from '@headbench/engine';
-import { mobilenetv2 } from '@headbench/backbones';
+import * as backbones from '@headbench/backbones';
 import { flatten } from '@headbench/heads-flatten';
 import { gap } from '@headbench/heads-gap';
 
 const [alpha, size, headName, batch = '32', samplesText = '8'] = process.argv.slice(2);
+// BENCH_BACKBONE (set by compare.mjs --backbone): which backbone, random weights; alpha is MobileNetV2's.
+const others = { mobilenetv3small: backbones.mobilenetv3small, mobilenetv3large: backbones.mobilenetv3large, efficientnetb0: backbones.efficientnetb0, resnet50: backbones.resnet50, resnet50v2: backbones.resnet50v2 };
+const backboneName = process.env.BENCH_BACKBONE ?? 'mobilenetv2';
+const backbone = () => {
+  if (backboneName === 'mobilenetv2') return backbones.mobilenetv2({ alpha: Number(alpha), weights: 'none' });
+  const make = others[/** @type {keyof typeof others} */ (backboneName)];
+  if (!make) throw new Error(`BENCH_BACKBONE=${backboneName}: one of mobilenetv2, ${Object.keys(others).join(', ')}`);
+  return make({ weights: 'none' });
+};
 const B = Number(batch);
 const samples = Number(samplesText);
 const classes = 5;
 const head = headName === 'flatten' ? flatten() : gap();
-const { model } = await composeModel(mobilenetv2({ alpha: Number(alpha), weights: 'none' }), head, { inputSize: Number(size), classes, seed: 1 });
+const { model } = await composeModel(backbone(),  head, { inputSize: Number(size), classes, seed: 1 });
 const x = tf.randomUniform([B, Number(size), Number(size), 3], -1, 1, 'float32', 1);
 const x1 = x.slice([0, 0, 0, 0], [1, -1, -1, -1]);
 const y = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i % classes), 'int32');
