@@ -47,7 +47,7 @@ function build(variant: string, size: number, weights: 'none' | 'imagenet' = 'no
   return resNet50({ version: family === 'resnet50' ? 'v1' : 'v2', ...common });
 }
 
-function shapeOf(variant: string, size: number): number[] {
+function shapeOf(variant: string, size: number): readonly number[] {
   const [family, option] = variant.split('_') as [string, string | undefined];
   if (family.startsWith('mobilenetv3')) return mobileNetV3Shape(family === 'mobilenetv3small' ? 'small' : 'large', size, option === '0.75' ? 0.75 : 1);
   if (family === 'efficientnetb0') return efficientNetShape(size);

@@ -35,7 +35,7 @@ function batch(plugin: BackbonePlugin, n: number): { x: tf.Tensor4D; y: tf.Tenso
   });
 }
 
-const snapshot = (model: tf.LayersModel) => model.weights.map((w) => w.read().dataSync().slice());
+const snapshot = (model: tf.LayersModel) => model.weights.map((w) => Float32Array.from(w.read().dataSync()));
 const restore = (model: tf.LayersModel, values: Float32Array[]) => model.weights.forEach((w, i) => w.write(tf.tensor(values[i]!, w.shape as number[])));
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] ?? NaN))), 0);
 
