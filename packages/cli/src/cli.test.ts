@@ -184,7 +184,7 @@ describe('headbench --plugin', () => {
 
   it('says so when a plugin is of the wrong kind for where it is named', async () => {
     const r = await params('--plugin', 'headbench-plugin-mean', '--backbone', 'mean', '--head', 'gap');
-    expect(r).toMatchObject({ status: 2, errors: ['headbench: "mean" is a head plugin (from --plugin headbench-plugin-mean), not a backbone; known backbones: mobilenetv2'] });
+    expect(r).toMatchObject({ status: 2, errors: ['headbench: "mean" is a head plugin (from --plugin headbench-plugin-mean), not a backbone; known backbones: efficientnetb0, mobilenetv2, mobilenetv3large, mobilenetv3small, resnet50, resnet50v2'] });
   });
 
   it('calls other failures bugs, with exit code 1, and shows the stack with --verbose', async () => {

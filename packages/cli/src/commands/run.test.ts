@@ -125,7 +125,7 @@ describe('headbench run: bad data is reported before training', () => {
     ['an empty class', () => ['--train', folder('empty', { a: 2, b: 0 }), '--val-split', '0.5'], /class "b" in train folder .* has no images/],
     ['val classes that differ', () => ['--train', folder('t', { a: 2, b: 2 }), '--val', folder('v', { a: 2, c: 2 })], /\(missing in val: b; only in val: c\)/],
     ['the seed preset without data', () => ['--preset', 'seed'], /^headbench: the seed preset trains on your images: give --train <dir>/],
-    ['an unknown preset', () => ['--preset', 'nightly-x'], /^headbench: unknown preset "nightly-x"; presets: default, seed, nightly$/],
+    ['an unknown preset', () => ['--preset', 'nightly-x'], /^headbench: unknown preset "nightly-x"; presets: default, seed, backbones, nightly$/],
   ])('%s', async (_what, args, message) => {
     const r = await headbench(['run', ...args(), '--out', path.join(tmp, 'never'), '--quiet']);
     expect(r.status).toBe(2);
