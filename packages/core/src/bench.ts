@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
-import { median } from './stats.js';
+import { median } from './stats/index.js';
 import { compileInference, createTrainStep, sgdOptimizer, tf } from '@headbench/engine';
 
 /** What tinybench measured for one task, in its own field names (milliseconds). */

@@ -1,5 +1,5 @@
 import type { ResultRow, RunResults } from './results.js';
-import { median } from './stats.js';
+import { median } from './stats/index.js';
 
 export interface CompareThresholds {
   /** Median train step slower by more than this fraction (default 0.10). */

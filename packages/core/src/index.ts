@@ -34,7 +34,7 @@ export { PluginRegistry, importPluginModule } from './registry.js';
 export { composeModel, countParams, type ComposedModel, type ComposeOptions, type ParamCounts } from './compose.js';
 export { plan, parseShard, shardOf, combinationId, type Combination, type PlanAxes, type Shard } from './planner.js';
 export { seededRandom, shuffledIndices, deriveSeed } from './random.js';
-export { median, quantile } from './stats.js';
+export { median, quantile } from './stats/index.js';
 export type { ImageDataset, LabeledImages, SkippedFile } from './data/dataset.js';
 export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
 export { imageFolderDataset, listImageFolder, type ImageFolderOptions } from './data/image-folder.js';
@@ -54,7 +54,7 @@ export {
 export { runPlan, writeResults, RESULT_FILES, type RunEvent, type RunOptions, type RunSettings } from './run.js';
 export { SUMMARY_COLUMNS } from './summary.js';
 export { formatTable, formatCell, FORMATS, type Column, type Format } from './table.js';
-export { summarize, tCritical95, type TimingStats } from './stats.js';
+export { summarize, tCritical95, type TimingStats } from './stats/index.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { toGab, type GabEntry } from './gab.js';

@@ -17,7 +17,7 @@ import {
   type ResultRow,
   type RunResults,
 } from './results.js';
-import { median, quantile } from './stats.js';
+import { median, quantile } from './stats/index.js';
 import { SUMMARY_COLUMNS } from './summary.js';
 import { formatTable } from './table.js';
 import type { Trainer, TrainOutcome, TrainProgress } from './trainer.js';

@@ -1,3 +1,5 @@
+import { tQuantile } from './distributions.js';
+
 /** The median of a sample (NaN for none): step times are reported as medians, never means. */
 export function median(values: readonly number[]): number {
   return quantile(values, 0.5);
@@ -15,18 +17,9 @@ export function quantile(values: readonly number[], q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
-// Two-sided 95% critical values of Student's t for 1..30 degrees of freedom.
-const T95 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074,
-  2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
-];
-
-/** Student's t critical value (95%, two-sided); a Cornish-Fisher expansion past 30 degrees of freedom. */
+/** The two-sided 95% critical value of Student's t with `df` degrees of freedom (1.96 as df grows). */
 export function tCritical95(df: number): number {
-  if (df < 1) return T95[0] as number;
-  if (df <= 30) return T95[Math.round(df) - 1] as number;
-  const z = 1.959964;
-  return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2);
+  return tQuantile(0.975, df);
 }
 
 /** Timing statistics with tinybench's field names and definitions, for samples timed elsewhere. */
