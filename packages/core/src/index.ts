@@ -34,16 +34,17 @@ export { PluginRegistry, importPluginModule } from './registry.js';
 export { composeModel, countParams, type ComposedModel, type ComposeOptions, type ParamCounts } from './compose.js';
 export { plan, parseShard, shardOf, combinationId, type Combination, type PlanAxes, type Shard } from './planner.js';
 export { seededRandom, shuffledIndices, deriveSeed } from './random.js';
-export { median, quantile } from './stats/index.js';
 export type { ImageDataset, LabeledImages, SkippedFile } from './data/dataset.js';
 export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
 export { imageFolderDataset, listImageFolder, type ImageFolderOptions } from './data/image-folder.js';
-export { sgdTrainer, evaluate, type Engines, type Trainer, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
+export { sgdTrainer, evaluate, type Evaluation, type Engines, type Trainer, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
 export {
   environment,
   readResults,
   mergeResults,
   writeFileAtomic,
+  withStatistics,
+  baselineOf,
   RESULTS_SCHEMA,
   RESULTS_SCHEMA_VERSION,
   type Environment,
@@ -52,9 +53,9 @@ export {
   type RunResults,
 } from './results.js';
 export { runPlan, writeResults, RESULT_FILES, type RunEvent, type RunOptions, type RunSettings } from './run.js';
-export { SUMMARY_COLUMNS } from './summary.js';
+export { SUMMARY_COLUMNS, summaryColumns, formatSummary, renderSummary, verdictSection, resultsCsv } from './summary.js';
 export { formatTable, formatCell, FORMATS, type Column, type Format } from './table.js';
-export { summarize, tCritical95, type TimingStats } from './stats/index.js';
+export * from './stats/index.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { toGab, type GabEntry } from './gab.js';

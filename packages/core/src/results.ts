@@ -8,9 +8,14 @@ import type { Combination } from './planner.js';
 import type { Engines, EpochMetrics } from './trainer.js';
 import type { SkippedFile } from './data/dataset.js';
 import type { ModelBench } from './bench.js';
+import type { CorrectnessRecord } from './stats/correctness.js';
+import { compareHeads, type HeadComparison, type SkippedComparison } from './stats/comparisons.js';
+import { groupRows, type Group } from './stats/groups.js';
 
 export const RESULTS_SCHEMA = 'headbench/results';
-export const RESULTS_SCHEMA_VERSION = 1;
+/** 2 added per-image records, a test split, `groups` and `comparisons`; version 1 files still read. */
+export const RESULTS_SCHEMA_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface Environment {
   node: string;
@@ -67,6 +72,8 @@ export interface ResultRow extends Omit<Combination, 'index'> {
   dataset: string;
   trainImages: number;
   valImages: number;
+  /** Images of the test split, evaluated once after training (absent without a test split). */
+  testImages?: number;
   weights?: string;
   featureShape?: readonly number[];
   params?: ParamCounts;
@@ -76,6 +83,14 @@ export interface ResultRow extends Omit<Combination, 'index'> {
   finalValLoss: number | null;
   /** The training images in inference mode after the last epoch. */
   trainAccuracyInference: number | null;
+  /** The test split after training, evaluated once (absent without a test split). */
+  testAccuracy?: number | null;
+  testLoss?: number | null;
+  /**
+   * Which evaluation images the trained model got right: val after the last epoch, and test.
+   * Compact bitsets with a fingerprint of the images, so comparisons pair rows image by image.
+   */
+  perImage?: { val?: CorrectnessRecord; test?: CorrectnessRecord };
   divergedAt?: { epoch: number; step: number; loss: number };
   stepTime?: { coldMs: number; medianMs: number; p90Ms: number; samples: number; imagesPerSecond: number; samplesMs: number[] };
   tensors?: { afterFirstStep: number; afterLastStep: number; leaked: number };
@@ -92,7 +107,8 @@ export interface ResultRow extends Omit<Combination, 'index'> {
 
 export interface RunResults {
   schema: typeof RESULTS_SCHEMA;
-  schemaVersion: typeof RESULTS_SCHEMA_VERSION;
+  /** Files of version 1 (before per-image records and statistics) are read too. */
+  schemaVersion: number;
   createdAt: string;
   updatedAt: string;
   environment: Environment;
@@ -100,6 +116,34 @@ export interface RunResults {
   config: Record<string, unknown>;
   skippedFiles: SkippedFile[];
   rows: ResultRow[];
+  /** The head every other head is compared with (derived from `config.baseline`, else the first head). */
+  baseline?: string;
+  /** Rows that differ only in the seed, with statistics over seeds; derived from `rows` on every write. */
+  groups?: Group[];
+  /** Each other head against the baseline, with an interval and a verdict; derived from `rows` on every write. */
+  comparisons?: HeadComparison[];
+  /** Comparisons that could not be made, and why (no common seed, different images). */
+  comparisonsSkipped?: SkippedComparison[];
+}
+
+/** The baseline head of a results file: the run's `--baseline`, else the first head of the rows. */
+export function baselineOf(results: Pick<RunResults, 'config' | 'rows'>): string | undefined {
+  const configured = results.config['baseline'];
+  return typeof configured === 'string' ? configured : results.rows[0]?.head;
+}
+
+/** `groups` and `comparisons` recomputed from the rows (run, resume and merge all write through this). */
+export function withStatistics(results: RunResults): RunResults {
+  const baseline = baselineOf(results);
+  const { comparisons, skipped } = baseline ? compareHeads(results.rows, { baseline }) : { comparisons: [], skipped: [] };
+  return {
+    ...results,
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    ...(baseline ? { baseline } : {}),
+    groups: groupRows(results.rows),
+    comparisons,
+    comparisonsSkipped: skipped,
+  };
 }
 
 /** Writes through a temporary file and a rename, so a crash mid-write never leaves a torn file. */
@@ -120,8 +164,8 @@ export function readResults(file: string): RunResults {
   }
   const r = data as Partial<RunResults>;
   if (r.schema !== RESULTS_SCHEMA) throw new UsageError(`${file} is not a headbench results file (schema is ${JSON.stringify(r.schema)})`);
-  if (r.schemaVersion !== RESULTS_SCHEMA_VERSION) {
-    throw new UsageError(`${file} has results schema version ${r.schemaVersion}; this headbench reads version ${RESULTS_SCHEMA_VERSION}`);
+  if (!READABLE_VERSIONS.includes(r.schemaVersion as number)) {
+    throw new UsageError(`${file} has results schema version ${r.schemaVersion}; this headbench reads versions ${READABLE_VERSIONS.join(' and ')}`);
   }
   return r as RunResults;
 }

@@ -23,12 +23,11 @@ const pixels = defineBackbone({
     return { model: tf.model({ inputs: input, outputs: out }), featureShape: [inputSize / 2, inputSize / 2, 4], weights: 'random' };
   },
 });
-const gap = defineHead({
-  meta: { name: 'gap', version: '0.0.0' },
-  schema: {},
-  build: (f, { classes, seed }) =>
-    tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(tf.layers.globalAveragePooling2d({}).apply(f)) as tf.SymbolicTensor,
-});
+const gapBuild = (f: tf.SymbolicTensor, { classes, seed }: { classes: number; seed: number }) =>
+  tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(tf.layers.globalAveragePooling2d({}).apply(f)) as tf.SymbolicTensor;
+const gap = defineHead({ meta: { name: 'gap', version: '0.0.0' }, schema: {}, build: gapBuild });
+/** gap under another name: the same weights and predictions for every seed. */
+const other = defineHead({ meta: { name: 'other', version: '0.0.0' }, schema: {}, build: gapBuild });
 /** A head whose build throws, as a buggy plugin would. */
 const broken = defineHead({
   meta: { name: 'broken', version: '0.0.0' },
@@ -77,7 +76,65 @@ describe('runPlan', () => {
     expect(ok.tensors!.leaked).toBe(0);
     expect(readResults(path.join(out, 'results.json')).rows).toHaveLength(4);
     expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n')[0]).toMatch(/^backbone,head,lr,seed,paramsTotal,paramsHead,finalValAccuracy/);
-    expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/\| pixels +\| broken +\| +0\.1 \| +1 \|/);
+    // Two seeds per group: the summary is the group table; broken's rows are left out as errors.
+    const summary = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+    expect(summary).toMatch(/\| pixels +\| gap +\| +0\.1 \| 1 2 +\| \d\.\d{3} ± \d\.\d{3} \(2\)/);
+    expect(summary).toMatch(/\| pixels +\| broken +\| +0\.1 \|  +\| +\|.*seed=1 error, seed=2 error/);
+    expect(results.groups!.map((g) => [g.id, g.rows.length, g.seeds])).toEqual([['pixels|gap|lr=0.1', 2, [1, 2]], ['pixels|broken|lr=0.1', 2, []]]);
+    expect(results.comparisonsSkipped).toEqual([expect.objectContaining({ candidate: 'broken', reason: 'no seed finished on both sides with a val accuracy' })]);
+  });
+
+  it('groups seeds, compares each head with the baseline per lr and at its best lr on the test split', async () => {
+    const data = syntheticDataset({ classes: 2, trainPerClass: 8, valPerClass: 6, testPerClass: 5, seed: 1 });
+    try {
+      const results = await runPlan(
+        options({
+          dataset: data,
+          combinations: plan({ backbones: ['pixels'], heads: ['gap', 'other'], learningRates: [0.1, 0.01], seeds: [1, 2, 3] }),
+          registry: (() => {
+            const r = new PluginRegistry();
+            for (const f of [pixels, gap, other]) r.register(f, 'test');
+            return r;
+          })(),
+          config: { baseline: 'gap' },
+        }),
+      );
+      const row = results.rows[0]!;
+      expect(row.testImages).toBe(10);
+      expect(row.perImage?.val).toMatchObject({ images: 12, fingerprint: expect.stringMatching(/^sha256:/) });
+      expect(row.perImage?.test?.images).toBe(10);
+      // The per-image record agrees with the accuracies.
+      const ones = (b64: string, n: number) => [...Buffer.from(b64, 'base64')].reduce((s, byte, i) => s + [...Array(8).keys()].filter((k) => i * 8 + k < n && (byte >> k) & 1).length, 0);
+      expect(ones(row.perImage!.val!.correct, 12) / 12).toBeCloseTo(row.finalValAccuracy!, 10);
+      expect(ones(row.perImage!.test!.correct, 10) / 10).toBeCloseTo(row.testAccuracy!, 10);
+
+      expect(results.groups!.map((g) => g.id)).toEqual(['pixels|gap|lr=0.1', 'pixels|gap|lr=0.01', 'pixels|other|lr=0.1', 'pixels|other|lr=0.01']);
+      const g = results.groups![0]!;
+      const accs = results.rows.filter((r) => r.head === 'gap' && r.lr === 0.1).map((r) => r.finalValAccuracy!);
+      expect(g.metrics.finalValAccuracy!.mean).toBeCloseTo(accs.reduce((s, v) => s + v, 0) / 3, 12);
+      expect(g.metrics.testAccuracy!.n).toBe(3);
+
+      // 'other' is gap under another name: same seeds, same weights, same predictions.
+      const perLr = results.comparisons!.filter((c) => c.selection === 'per-lr');
+      expect(perLr.map((c) => [c.candidate, c.baseline, c.lr, c.split, c.seeds, c.difference, c.verdict])).toEqual([
+        ['other', 'gap', 0.1, 'val', 3, 0, 'no difference detected'],
+        ['other', 'gap', 0.01, 'val', 3, 0, 'no difference detected'],
+      ]);
+      const best = results.comparisons!.find((c) => c.selection === 'best-lr')!;
+      expect(best).toMatchObject({ split: 'test', images: 10, seeds: 3, baselineLr: best.candidateLr });
+      expect(best.optimistic).toBeUndefined();
+
+      const summary = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+      expect(summary).toContain('### Groups over seeds');
+      expect(summary).toContain('### Is it better than gap?');
+      expect(summary).toContain('### Each head at its best lr');
+      expect(summary).toContain('the verdict is on the test split');
+      const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n');
+      expect(csv[0]).toContain('group,groupSeeds,group_finalValAccuracy_mean,group_finalValAccuracy_sd,group_finalValAccuracy_ci95_low');
+      expect(csv[1]).toContain('pixels|gap|lr=0.1,3,');
+    } finally {
+      data.dispose();
+    }
   });
 
   it('keeps finished rows when resumed, reruns errors and refuses other settings', async () => {

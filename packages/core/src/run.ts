@@ -13,13 +13,15 @@ import {
   readResults,
   RESULTS_SCHEMA,
   RESULTS_SCHEMA_VERSION,
+  withStatistics,
   writeFileAtomic,
   type ResultRow,
   type RunResults,
 } from './results.js';
 import { median, quantile } from './stats/index.js';
-import { SUMMARY_COLUMNS } from './summary.js';
-import { formatTable } from './table.js';
+import { renderSummary, resultsCsv } from './summary.js';
+import { correctnessRecord, type CorrectnessRecord } from './stats/correctness.js';
+import type { LabeledImages } from './data/dataset.js';
 import type { Trainer, TrainOutcome, TrainProgress } from './trainer.js';
 import type { ModelBench } from './bench.js';
 
@@ -72,11 +74,16 @@ function loadEarlier(file: string, options: RunOptions): RunResults | undefined 
   return earlier;
 }
 
-/** Writes results.json, results.csv and summary.md, each atomically. */
-export function writeResults(outDir: string, results: RunResults): void {
-  writeFileAtomic(path.join(outDir, RESULT_FILES.json), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileAtomic(path.join(outDir, RESULT_FILES.csv), formatTable(results.rows, SUMMARY_COLUMNS, 'csv'));
-  writeFileAtomic(path.join(outDir, RESULT_FILES.markdown), formatTable(results.rows, SUMMARY_COLUMNS, 'md'));
+/**
+ * Writes results.json, results.csv and summary.md, each atomically, with `groups` and
+ * `comparisons` recomputed from the rows; returns what it wrote.
+ */
+export function writeResults(outDir: string, results: RunResults): RunResults {
+  const derived = withStatistics(results);
+  writeFileAtomic(path.join(outDir, RESULT_FILES.json), `${JSON.stringify(derived, null, 2)}\n`);
+  writeFileAtomic(path.join(outDir, RESULT_FILES.csv), resultsCsv(derived));
+  writeFileAtomic(path.join(outDir, RESULT_FILES.markdown), renderSummary(derived));
+  return derived;
 }
 
 async function runOne(combination: Combination, options: RunOptions): Promise<ResultRow> {
@@ -95,6 +102,7 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
     dataset: options.dataset.name,
     trainImages: options.dataset.trainCount,
     valImages: options.dataset.valCount,
+    ...(options.dataset.testCount ? { testImages: options.dataset.testCount } : {}),
     skippedFiles: options.dataset.skipped.length,
     plugins: { backbone: '', head: '' },
     history: [],
@@ -113,10 +121,10 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
     };
     const composed = await composeModel(backbone, head, { inputSize: options.inputSize, classes: base.classes, seed: combination.seed });
     model = composed.model;
-    const { train, val } = await options.dataset.load(options.inputSize);
+    const { train, val, test } = await options.dataset.load(options.inputSize);
     const outcome = await options.trainer.fit(
       model,
-      { train, val, classes: base.classes, preprocess: (x) => backbone.preprocess(x) },
+      { train, val, ...(test ? { test } : {}), classes: base.classes, preprocess: (x) => backbone.preprocess(x) },
       {
         lr: combination.lr,
         momentum: options.momentum,
@@ -127,7 +135,7 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
         onProgress: (progress) => options.onEvent?.({ type: 'train', combination, progress }),
       },
     );
-    const row = finishRow(base, composed, outcome, options, started);
+    const row = finishRow(base, composed, outcome, options, started, { val, ...(test ? { test } : {}) });
     if (options.afterTraining && row.status === 'ok') {
       try {
         row.bench = await options.afterTraining(model, row);
@@ -147,7 +155,14 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
 
 type RowBase = Omit<ResultRow, 'status' | 'seconds' | 'finishedAt'>;
 
-function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome, options: RunOptions, started: number): ResultRow {
+/** A per-image record of a split; without the split's fingerprint (a dataset of another kind) none is kept. */
+function recordOf(correct: Uint8Array | undefined, split: LabeledImages | undefined): CorrectnessRecord | undefined {
+  return correct && split?.fingerprint ? correctnessRecord(correct, split.fingerprint) : undefined;
+}
+
+function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome, options: RunOptions, started: number, splits: { val: LabeledImages; test?: LabeledImages }): ResultRow {
+  const valRecord = recordOf(outcome.valCorrect, splits.val);
+  const testRecord = recordOf(outcome.test?.correct, splits.test);
   const vals = outcome.history.map((h) => h.valAccuracy);
   const last = outcome.history.at(-1);
   const samples = outcome.stepMs.samples;
@@ -163,6 +178,8 @@ function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome
     bestValAccuracy: vals.length ? Math.max(...vals) : null,
     finalValLoss: last?.valLoss ?? null,
     trainAccuracyInference: outcome.trainInference?.accuracy ?? null,
+    ...(splits.test ? { testAccuracy: outcome.test?.accuracy ?? null, testLoss: outcome.test?.loss ?? null } : {}),
+    ...(valRecord || testRecord ? { perImage: { ...(valRecord ? { val: valRecord } : {}), ...(testRecord ? { test: testRecord } : {}) } } : {}),
     ...(outcome.divergedAt ? { divergedAt: outcome.divergedAt } : {}),
     stepTime: {
       coldMs: outcome.stepMs.cold,
@@ -215,6 +232,5 @@ export async function runPlan(options: RunOptions): Promise<RunResults> {
   // Rows in plan order, whatever order resume and shards produced them in.
   const order = new Map(options.combinations.map((c, i) => [c.id, i]));
   results.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
-  writeResults(options.outDir, results);
-  return results;
+  return writeResults(options.outDir, results);
 }

@@ -1,5 +1,7 @@
-import type { ResultRow } from './results.js';
-import type { Column } from './table.js';
+import type { ResultRow, RunResults } from './results.js';
+import type { HeadComparison } from './stats/comparisons.js';
+import type { Group, MetricSummary } from './stats/groups.js';
+import { formatTable, type Column } from './table.js';
 
 const round = (v: number | null | undefined, digits: number): number | string =>
   v === null || v === undefined || !Number.isFinite(v) ? '' : Number(v.toFixed(digits));
@@ -21,8 +23,150 @@ export const SUMMARY_COLUMNS: readonly Column<ResultRow>[] = [
   { key: 'finalValAccuracy', title: 'final val acc', value: (r) => round(r.finalValAccuracy, 3) },
   { key: 'bestValAccuracy', title: 'best val acc', value: (r) => round(r.bestValAccuracy, 3) },
   { key: 'finalValLoss', title: 'final val loss', value: (r) => round(r.finalValLoss, 3) },
+  { key: 'testAccuracy', title: 'test acc', value: (r) => round(r.testAccuracy, 3) },
   { key: 'trainAccuracyInference', title: 'train acc (inference)', value: (r) => round(r.trainAccuracyInference, 3) },
   { key: 'status', title: 'status', value: status },
   { key: 'medianStepMs', title: 'median step ms', value: (r) => round(r.stepTime?.medianMs, 0) },
   { key: 'imagesPerSecond', title: 'images/s', value: (r) => round(r.stepTime?.imagesPerSecond, 1) },
 ];
+
+/** The columns worth showing for these rows: a test column only when there is a test split. */
+export function summaryColumns(rows: readonly ResultRow[]): Column<ResultRow>[] {
+  return SUMMARY_COLUMNS.filter((c) => c.key !== 'testAccuracy' || rows.some((r) => r.testAccuracy !== undefined));
+}
+
+/** `0.780 ± 0.082 (3)`: mean, half-width of the 95% interval over seeds, seeds; `0.780 (1)` for one. */
+export function formatSummary(m: MetricSummary | null, digits = 3): string {
+  if (!m) return '';
+  const mean = m.mean.toFixed(digits);
+  return m.halfWidth === null ? `${mean} (${m.n})` : `${mean} ± ${m.halfWidth.toFixed(digits)} (${m.n})`;
+}
+
+function groupColumns(groups: readonly Group[]): Column<Group>[] {
+  const columns: Column<Group>[] = [
+    { key: 'backbone', title: 'backbone', value: (g) => g.backbone },
+    { key: 'head', title: 'head', value: (g) => g.head },
+    { key: 'lr', title: 'lr', value: (g) => g.lr },
+    { key: 'seeds', title: 'seeds', value: (g) => g.seeds.join(' ') },
+    { key: 'finalValAccuracy', title: 'final val acc', value: (g) => formatSummary(g.metrics.finalValAccuracy) },
+    { key: 'bestValAccuracy', title: 'best val acc', value: (g) => formatSummary(g.metrics.bestValAccuracy) },
+    { key: 'finalValLoss', title: 'final val loss', value: (g) => formatSummary(g.metrics.finalValLoss, 2) },
+  ];
+  if (groups.some((g) => g.metrics.testAccuracy)) columns.push({ key: 'testAccuracy', title: 'test acc', value: (g) => formatSummary(g.metrics.testAccuracy) });
+  columns.push(
+    { key: 'medianStepMs', title: 'median step ms', value: (g) => formatSummary(g.metrics.medianStepMs, 0) },
+    { key: 'excluded', title: 'left out', value: (g) => g.excluded.map((e) => `${e.id.split('|').at(-1)} ${e.status}`).join(', ') },
+  );
+  return columns;
+}
+
+const points = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
+
+function seedsFor(c: HeadComparison): string {
+  const s = c.detectable.seedsFor2Points;
+  if (s.seeds !== null) return String(s.seeds);
+  return s.reason?.startsWith('no number of seeds') ? `none on these images (${s.reason.replace(/^.*about (\d+) images.*$/, '~$1 images needed')})` : 'unknown (1 seed)';
+}
+
+function verdictColumns(selection: HeadComparison['selection']): Column<HeadComparison>[] {
+  const who: Column<HeadComparison>[] =
+    selection === 'per-lr'
+      ? [
+          { key: 'backbone', title: 'backbone', value: (c) => c.backbone },
+          { key: 'lr', title: 'lr', value: (c) => c.lr ?? '' },
+          { key: 'candidate', title: 'head', value: (c) => c.candidate },
+          { key: 'baseline', title: 'vs', value: (c) => c.baseline },
+        ]
+      : [
+          { key: 'backbone', title: 'backbone', value: (c) => c.backbone },
+          { key: 'candidate', title: 'head (its best lr)', value: (c) => `${c.candidate} (${c.candidateLr})` },
+          { key: 'baseline', title: 'vs (its best lr)', value: (c) => `${c.baseline} (${c.baselineLr})` },
+          { key: 'split', title: 'on', value: (c) => (c.optimistic ? 'val (optimistic)' : c.split) },
+        ];
+  return [
+    ...who,
+    { key: 'difference', title: 'difference (points)', value: (c) => points(c.difference) },
+    { key: 'ci95', title: '95% interval', value: (c) => `[${points(c.ci95[0])}, ${points(c.ci95[1])}]` },
+    { key: 'verdict', title: 'verdict', value: (c) => c.verdict },
+    { key: 'seeds', title: 'seeds', value: (c) => c.seeds },
+    { key: 'images', title: 'images', value: (c) => c.images },
+    { key: 'detectable', title: 'detectable (80% power)', value: (c) => `${(100 * c.detectable.difference).toFixed(1)} points` },
+    { key: 'seedsFor2Points', title: 'seeds for 2 points', value: seedsFor },
+    { key: 'noise', title: 'noise (se: seeds, images)', value: (c) => `${c.noise.seeds === null ? 'not measured' : (100 * c.noise.seeds).toFixed(1)}, ${(100 * c.noise.images).toFixed(1)}` },
+  ];
+}
+
+/** The verdict tables and their notes, as Markdown lines. */
+export function verdictSection(results: RunResults): string[] {
+  const lines: string[] = [];
+  const comparisons = results.comparisons ?? [];
+  const perLr = comparisons.filter((c) => c.selection === 'per-lr');
+  const bestLr = comparisons.filter((c) => c.selection === 'best-lr');
+  if (perLr.length) {
+    lines.push(`### Is it better than ${results.baseline}? (same lr, on val)`, '', formatTable(perLr, verdictColumns('per-lr'), 'md'));
+    lines.push(
+      'Candidate minus baseline accuracy in points, paired by seed and by image, with a 95% interval over both the seeds and the evaluation images. ' +
+        '`better` or `worse` when the interval excludes 0; a difference inside it is not told apart from noise.',
+      '',
+    );
+  }
+  if (bestLr.length) {
+    const optimistic = bestLr.some((c) => c.optimistic);
+    lines.push(`### Each head at its best lr (chosen by mean val accuracy), against ${results.baseline} at its own`, '', formatTable(bestLr, verdictColumns('best-lr'), 'md'));
+    lines.push(
+      optimistic
+        ? 'No test split: these numbers are on the val images the lr was chosen on, so they are optimistic for the winner. Add --test <dir> or --test-split 0.2 for an unbiased verdict.'
+        : 'The lr was chosen on val; the verdict is on the test split, which no choice saw.',
+      '',
+    );
+  }
+  const notes = [...new Set(comparisons.flatMap((c) => c.notes))];
+  for (const note of notes) lines.push(`Note: ${note}.`, '');
+  for (const s of results.comparisonsSkipped ?? []) lines.push(`Not compared: ${s.candidateGroup} against ${s.baselineGroup}: ${s.reason}.`, '');
+  return lines;
+}
+
+/**
+ * The run's summary, for the terminal and summary.md: a group table (mean ± 95% half-width over
+ * seeds) when any group has more than one seed, else the per-row table with a note on what one
+ * seed can tell apart; then the verdict tables.
+ */
+export function renderSummary(results: RunResults): string {
+  const groups = results.groups ?? [];
+  const lines: string[] = [];
+  const multiSeed = groups.some((g) => g.rows.length > 1);
+  if (multiSeed) {
+    lines.push('### Groups over seeds (mean ± 95% half-width, seeds)', '', formatTable(groups, groupColumns(groups), 'md'));
+  } else {
+    lines.push(formatTable(results.rows, summaryColumns(results.rows), 'md'));
+    const detectable = (results.comparisons ?? []).filter((c) => c.selection === 'per-lr').map((c) => 100 * c.detectable.difference);
+    if (results.rows.length > 1) {
+      lines.push(
+        `One seed per combination: ${detectable.length ? `differences below the detectable size (${Math.min(...detectable).toFixed(1)}-${Math.max(...detectable).toFixed(1)} points here, from image noise alone)` : 'small differences'} are noise, ` +
+          'and seed noise, often as large, is not measured. Run --seed 1 --seed 2 --seed 3 to measure it.',
+        '',
+      );
+    }
+  }
+  lines.push(...verdictSection(results));
+  return lines.join('\n');
+}
+
+const GROUP_CSV_METRICS = ['finalValAccuracy', 'bestValAccuracy', 'finalValLoss', 'testAccuracy', 'medianStepMs'] as const;
+
+/** results.csv: one line per combination, with its group's statistics over seeds beside it. */
+export function resultsCsv(results: RunResults): string {
+  const groups = new Map((results.groups ?? []).flatMap((g) => g.rows.map((id) => [id, g] as const)));
+  const columns: Column<ResultRow>[] = [
+    ...SUMMARY_COLUMNS,
+    { key: 'group', title: 'group', value: (r) => groups.get(r.id)?.id ?? '' },
+    { key: 'groupSeeds', title: 'group seeds', value: (r) => groups.get(r.id)?.seeds.length ?? '' },
+    ...GROUP_CSV_METRICS.flatMap((m): Column<ResultRow>[] => [
+      { key: `group_${m}_mean`, title: '', value: (r) => round(groups.get(r.id)?.metrics[m]?.mean, 6) },
+      { key: `group_${m}_sd`, title: '', value: (r) => round(groups.get(r.id)?.metrics[m]?.sd, 6) },
+      { key: `group_${m}_ci95_low`, title: '', value: (r) => round(groups.get(r.id)?.metrics[m]?.ci95?.[0], 6) },
+      { key: `group_${m}_ci95_high`, title: '', value: (r) => round(groups.get(r.id)?.metrics[m]?.ci95?.[1], 6) },
+    ]),
+  ];
+  return formatTable(results.rows, columns, 'csv');
+}

@@ -33,6 +33,8 @@ export interface TrainOptions {
 export interface TrainData {
   train: LabeledImages;
   val: LabeledImages;
+  /** Evaluated once after training, never during it (model selection uses val). */
+  test?: LabeledImages;
   classes: number;
   /** The backbone's preprocessing, applied to each batch of [0, 255] RGB images. */
   preprocess: (images: tf.Tensor4D) => tf.Tensor4D;
@@ -45,6 +47,10 @@ export interface TrainOutcome {
   history: EpochMetrics[];
   /** The training images evaluated in inference mode after the last epoch (Keras' `evaluate`). */
   trainInference?: { loss: number; accuracy: number };
+  /** Which val images the last epoch's model got right (1) or wrong (0), in the split's order. */
+  valCorrect?: Uint8Array;
+  /** The test split after training, with which images it got right. */
+  test?: Evaluation;
   /** Wall time of the first step (graph set-up, kernel selection) and of every later full batch. */
   stepMs: { cold: number; samples: number[] };
   /** `tf.memory().numTensors` after the first step and after the last: a growth is a leak. */
@@ -80,8 +86,16 @@ function batchOf(data: TrainData, split: LabeledImages, indices: Int32Array): { 
   });
 }
 
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  /** Per image of the split, in order: 1 where the prediction was right. */
+  correct: Uint8Array;
+}
+
 /**
- * Mean sparse categorical cross-entropy on logits and accuracy over a split, in inference mode.
+ * Mean sparse categorical cross-entropy on logits, accuracy and per-image correctness over a
+ * split, in inference mode.
  * Give it the model's `compileInference` when evaluating more than once (each epoch): the graph
  * is built once and follows the weights as they train.
  */
@@ -90,7 +104,7 @@ export async function evaluate(
   data: TrainData,
   split: LabeledImages,
   batchSize: number,
-): Promise<{ loss: number; accuracy: number }> {
+): Promise<Evaluation> {
   const inference = 'engine' in model ? model : await compileInference(model);
   try {
     return await evaluateWith(inference, data, split, batchSize);
@@ -99,24 +113,29 @@ export async function evaluate(
   }
 }
 
-async function evaluateWith(inference: InferenceModel, data: TrainData, split: LabeledImages, batchSize: number): Promise<{ loss: number; accuracy: number }> {
+async function evaluateWith(inference: InferenceModel, data: TrainData, split: LabeledImages, batchSize: number): Promise<Evaluation> {
   const n = split.labels.length;
   let lossSum = 0;
   let correct = 0;
+  const perImage = new Uint8Array(n);
   for (let start = 0; start < n; start += batchSize) {
     const indices = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
     const { x, y } = batchOf(data, split, indices);
     const [l, c] = tf.tidy(() => {
       const logits = inference.predict(x) as tf.Tensor2D;
       const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(y, data.classes), logits, undefined, 0, tf.Reduction.NONE);
-      return [perExample.sum(), tf.equal(tf.argMax(logits, 1), y).sum()];
+      return [perExample.sum(), tf.equal(tf.argMax(logits, 1), y).asType('int32')];
     });
     lossSum += (await (l as tf.Tensor).data())[0] as number;
-    correct += (await (c as tf.Tensor).data())[0] as number;
+    const hits = (await (c as tf.Tensor).data()) as Int32Array;
+    for (let i = 0; i < hits.length; i++) {
+      perImage[start + i] = hits[i] as number;
+      correct += hits[i] as number;
+    }
     tf.dispose([x, y, l as tf.Tensor, c as tf.Tensor]);
     await yieldToEventLoop();
   }
-  return { loss: lossSum / n, accuracy: correct / n };
+  return { loss: lossSum / n, accuracy: correct / n, correct: perImage };
 }
 
 /**
@@ -142,6 +161,7 @@ export function sgdTrainer(): Trainer {
       let cold = Number.NaN;
       let afterFirstStep = 0;
       let divergedAt: TrainOutcome['divergedAt'];
+      let valCorrect: Uint8Array | undefined;
 
       try {
         for (let epoch = 1; epoch <= epochs && !divergedAt; epoch++) {
@@ -173,6 +193,7 @@ export function sgdTrainer(): Trainer {
           }
           if (divergedAt) break;
           const val = await evaluate(inference, data, data.val, batchSize);
+          valCorrect = val.correct;
           const metrics: EpochMetrics = {
             epoch,
             trainLoss: lossSum / n,
@@ -186,11 +207,15 @@ export function sgdTrainer(): Trainer {
         }
         const afterLastStep = tf.memory().numTensors;
         const trainInference = divergedAt ? undefined : await evaluate(inference, data, data.train, batchSize);
+        // The test split once, after training; a diverged model has nothing to test.
+        const test = divergedAt || !data.test ? undefined : await evaluate(inference, data, data.test, batchSize);
         return {
           status: divergedAt ? 'diverged' : 'ok',
           ...(divergedAt ? { divergedAt } : {}),
           history,
-          ...(trainInference ? { trainInference } : {}),
+          ...(trainInference ? { trainInference: { loss: trainInference.loss, accuracy: trainInference.accuracy } } : {}),
+          ...(valCorrect && !divergedAt ? { valCorrect } : {}),
+          ...(test ? { test } : {}),
           stepMs: { cold, samples: stepMs },
           tensors: { afterFirstStep, afterLastStep },
           engines: {

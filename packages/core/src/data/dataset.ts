@@ -7,6 +7,8 @@ import type { tf } from '@headbench/engine';
 export interface LabeledImages {
   images: tf.Tensor4D;
   labels: Int32Array;
+  /** Identifies these images in this order (files and labels), so per-image results pair only on the same images. */
+  fingerprint?: string;
 }
 
 /** A file that was listed but could not be decoded. */
@@ -25,9 +27,11 @@ export interface ImageDataset {
   classes: readonly string[];
   trainCount: number;
   valCount: number;
+  /** Images of the test split (`--test` or `--test-split`), evaluated once after training; 0 without one. */
+  testCount?: number;
   /** Files skipped because they did not decode (also counted in every result row). */
   skipped: readonly SkippedFile[];
-  load(inputSize: number): Promise<{ train: LabeledImages; val: LabeledImages }>;
+  load(inputSize: number): Promise<{ train: LabeledImages; val: LabeledImages; test?: LabeledImages }>;
   /** Frees every cached tensor. */
   dispose(): void;
 }

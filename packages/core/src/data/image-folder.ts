@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '@headbench/engine';
 import { UsageError } from '../errors.js';
-import { seededRandom, shuffledIndices } from '../random.js';
+import { deriveSeed, seededRandom, shuffledIndices } from '../random.js';
+import { fingerprintOf } from '../stats/correctness.js';
 import type { ImageDataset, LabeledImages, SkippedFile } from './dataset.js';
 
 /** The extensions Keras' `image_dataset_from_directory` reads. */
@@ -11,6 +12,8 @@ const IMAGE_EXTENSIONS = new Set(['.bmp', '.gif', '.jpeg', '.jpg', '.png']);
 interface LabeledFile {
   file: string;
   label: number;
+  /** The file's path below the folder it was listed from, as the fingerprint names it (the same on every machine). */
+  name: string;
 }
 
 interface Listing {
@@ -47,16 +50,16 @@ export function listImageFolder(dir: string, role: string): Listing {
   classes.forEach((name, label) => {
     const images = walkImages(path.join(dir, name));
     if (images.length === 0) throw new UsageError(`class "${name}" in ${role} folder ${dir} has no images (${[...IMAGE_EXTENSIONS].join(', ')})`);
-    for (const file of images) files.push({ file, label });
+    for (const file of images) files.push({ file, label, name: path.relative(dir, file).split(path.sep).join('/') });
   });
   return { classes, files };
 }
 
-function sameClasses(train: string[], val: string[], trainDir: string, valDir: string): void {
+function sameClasses(train: string[], val: string[], trainDir: string, valDir: string, role = 'val'): void {
   const missing = train.filter((c) => !val.includes(c));
   const extra = val.filter((c) => !train.includes(c));
   if (missing.length || extra.length) {
-    const parts = [missing.length ? `missing in val: ${missing.join(', ')}` : '', extra.length ? `only in val: ${extra.join(', ')}` : ''].filter(Boolean);
+    const parts = [missing.length ? `missing in ${role}: ${missing.join(', ')}` : '', extra.length ? `only in ${role}: ${extra.join(', ')}` : ''].filter(Boolean);
     throw new UsageError(`the classes of ${valDir} differ from those of ${trainDir} (${parts.join('; ')}); both folders need the same class sub-folders`);
   }
 }
@@ -67,6 +70,10 @@ export interface ImageFolderOptions {
   val?: string;
   /** the fraction of `train` held out for validation, chosen with `seed` as Keras does. */
   valSplit?: number;
+  /** A test folder evaluated once after training, or: */
+  test?: string;
+  /** the fraction of `train` held out as a test split (cut after the val split, from the same shuffle). */
+  testSplit?: number;
   seed: number;
   /** Called for each file that does not decode (it is skipped). */
   onSkip?: (skipped: SkippedFile) => void;
@@ -101,6 +108,28 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
     name = `${options.train} (val split ${split}, seed ${options.seed})`;
   }
 
+  let testFiles: LabeledFile[] = [];
+  if (options.test !== undefined) {
+    if (options.testSplit !== undefined) throw new UsageError('give either a test folder (--test) or a test split (--test-split), not both');
+    const test = listImageFolder(options.test, 'test');
+    sameClasses(train.classes, test.classes, options.train, options.test, 'test');
+    testFiles = test.files;
+    name += ` + test ${options.test}`;
+  } else if (options.testSplit !== undefined) {
+    const split = options.testSplit;
+    if (!(split > 0 && split < 1)) throw new UsageError(`--test-split ${split}: give a fraction between 0 and 1, e.g. --test-split 0.2`);
+    // With --val-split the training files are already shuffled; shuffle them once more with a
+    // seed of its own, so the test images do not depend on whether val was a split or a folder.
+    const order = shuffledIndices(trainFiles.length, seededRandom(deriveSeed(options.seed, 'test split')));
+    const shuffled = Array.from(order, (i) => trainFiles[i] as LabeledFile);
+    const testCount = Math.floor(split * shuffled.length);
+    if (testCount < 1) throw new UsageError(`--test-split ${split} of ${shuffled.length} training images leaves no test images`);
+    if (shuffled.length - testCount < 1) throw new UsageError(`--test-split ${split} leaves no training images`);
+    testFiles = shuffled.slice(shuffled.length - testCount);
+    trainFiles = shuffled.slice(0, shuffled.length - testCount);
+    name += ` (test split ${split}, seed ${options.seed})`;
+  }
+
   const bytes = new Map<string, Buffer>();
   const read = (file: string) => {
     let b = bytes.get(file);
@@ -112,12 +141,13 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
   };
   const skipped: SkippedFile[] = [];
   const skippedSet = new Set<string>();
-  const cache = new Map<number, { train: LabeledImages; val: LabeledImages }>();
+  const cache = new Map<number, { train: LabeledImages; val: LabeledImages; test?: LabeledImages }>();
 
   const decodeAll = (files: LabeledFile[], inputSize: number, role: string): LabeledImages => {
     const images: tf.Tensor3D[] = [];
     const labels: number[] = [];
-    for (const { file, label } of files) {
+    const names: string[] = [];
+    for (const { file, label, name: fileName } of files) {
       try {
         images.push(
           tf.tidy(() => {
@@ -126,6 +156,7 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
           }),
         );
         labels.push(label);
+        names.push(`${fileName} ${train.classes[label]}`);
       } catch (error) {
         if (!skippedSet.has(file)) {
           const entry = { file, reason: (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'decode failed' };
@@ -143,7 +174,7 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
     }
     const stacked = tf.stack(images) as tf.Tensor4D;
     tf.dispose(images);
-    return { images: stacked, labels: Int32Array.from(labels) };
+    return { images: stacked, labels: Int32Array.from(labels), fingerprint: fingerprintOf(names) };
   };
 
   return {
@@ -151,17 +182,22 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
     classes: train.classes,
     trainCount: trainFiles.length,
     valCount: valFiles.length,
+    testCount: testFiles.length,
     skipped,
     async load(inputSize) {
       let entry = cache.get(inputSize);
       if (!entry) {
-        entry = { train: decodeAll(trainFiles, inputSize, 'train'), val: decodeAll(valFiles, inputSize, 'val') };
+        entry = {
+          train: decodeAll(trainFiles, inputSize, 'train'),
+          val: decodeAll(valFiles, inputSize, 'val'),
+          ...(testFiles.length ? { test: decodeAll(testFiles, inputSize, 'test') } : {}),
+        };
         cache.set(inputSize, entry);
       }
       return entry;
     },
     dispose() {
-      for (const { train: t, val } of cache.values()) tf.dispose([t.images, val.images]);
+      for (const { train: t, val, test } of cache.values()) tf.dispose([t.images, val.images, ...(test ? [test.images] : [])]);
       cache.clear();
       bytes.clear();
     },

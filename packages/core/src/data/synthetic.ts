@@ -2,11 +2,14 @@ import { tf } from '@headbench/engine';
 import { UsageError } from '../errors.js';
 import { deriveSeed, seededRandom } from '../random.js';
 import type { ImageDataset, LabeledImages } from './dataset.js';
+import { fingerprintOf } from '../stats/correctness.js';
 
 export interface SyntheticOptions {
   classes: number;
   trainPerClass: number;
   valPerClass: number;
+  /** Test images per class (none by default). */
+  testPerClass?: number;
   seed: number;
 }
 
@@ -15,12 +18,14 @@ export interface SyntheticOptions {
  * pattern with its own orientation and frequency; every image adds a random phase, brightness
  * and noise, so the classes overlap in pixels but are easy to separate by features.
  */
-export function syntheticDataset({ classes, trainPerClass, valPerClass, seed }: SyntheticOptions): ImageDataset {
+export function syntheticDataset({ classes, trainPerClass, valPerClass, testPerClass = 0, seed }: SyntheticOptions): ImageDataset {
   if (!Number.isInteger(classes) || classes < 2) throw new UsageError(`synthetic dataset: classes must be an integer >= 2, got ${classes}`);
+  if (!(Number.isInteger(testPerClass) && testPerClass >= 0)) throw new UsageError(`synthetic dataset: test images per class must be an integer >= 0, got ${testPerClass}`);
   if (!(trainPerClass >= 1 && valPerClass >= 1)) throw new UsageError('synthetic dataset: at least one train and one val image per class');
-  const cache = new Map<number, { train: LabeledImages; val: LabeledImages }>();
+  const cache = new Map<number, { train: LabeledImages; val: LabeledImages; test?: LabeledImages }>();
 
-  const render = (inputSize: number, perClass: number, splitSeed: number): LabeledImages => {
+  const render = (inputSize: number, perClass: number, split: string): LabeledImages => {
+    const splitSeed = deriveSeed(seed, split);
     const random = seededRandom(splitSeed);
     const n = classes * perClass;
     const pixels = new Float32Array(n * inputSize * inputSize * 3);
@@ -44,25 +49,30 @@ export function syntheticDataset({ classes, trainPerClass, valPerClass, seed }: 
         }
       }
     }
-    return { images: tf.tensor4d(pixels, [n, inputSize, inputSize, 3]), labels };
+    return { images: tf.tensor4d(pixels, [n, inputSize, inputSize, 3]), labels, fingerprint: fingerprintOf([`synthetic ${split} classes=${classes} perClass=${perClass} seed=${seed}`]) };
   };
 
   return {
-    name: `synthetic(classes=${classes},train=${trainPerClass},val=${valPerClass},seed=${seed})`,
+    name: `synthetic(classes=${classes},train=${trainPerClass},val=${valPerClass}${testPerClass ? `,test=${testPerClass}` : ''},seed=${seed})`,
     classes: Array.from({ length: classes }, (_, i) => `class_${i}`),
     trainCount: classes * trainPerClass,
     valCount: classes * valPerClass,
+    testCount: classes * testPerClass,
     skipped: [],
     async load(inputSize) {
       let entry = cache.get(inputSize);
       if (!entry) {
-        entry = { train: render(inputSize, trainPerClass, deriveSeed(seed, 'train')), val: render(inputSize, valPerClass, deriveSeed(seed, 'val')) };
+        entry = {
+          train: render(inputSize, trainPerClass, 'train'),
+          val: render(inputSize, valPerClass, 'val'),
+          ...(testPerClass > 0 ? { test: render(inputSize, testPerClass, 'test') } : {}),
+        };
         cache.set(inputSize, entry);
       }
       return entry;
     },
     dispose() {
-      for (const { train, val } of cache.values()) tf.dispose([train.images, val.images]);
+      for (const { train, val, test } of cache.values()) tf.dispose([train.images, val.images, ...(test ? [test.images] : [])]);
       cache.clear();
     },
   };

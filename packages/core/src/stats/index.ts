@@ -16,3 +16,5 @@ export {
   type PerImageInput,
   type SeedsNeeded,
 } from './paired.js';
+export { GROUP_KEYS, GROUP_METRICS, groupId, groupRows, describe as describeValues, type Group, type GroupKey, type GroupMetric, type MetricSummary } from './groups.js';
+export { compareHeads, pairRows, detectableOf, type ComparisonOptions, type Detectable, type HeadComparison, type PairOutcome, type SkippedComparison, type Split } from './comparisons.js';

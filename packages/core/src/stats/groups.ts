@@ -1,0 +1,87 @@
+import type { ResultRow } from '../results.js';
+import { tQuantile } from './distributions.js';
+
+/**
+ * The row fields that define a combination, except the seed: rows equal in all of them form a
+ * group over seeds. A new axis of the plan (a trainer) is one more entry here.
+ */
+export const GROUP_KEYS = ['backbone', 'head', 'lr'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+export type GroupKeys = Pick<ResultRow, GroupKey>;
+
+/** A group's id, in the form of a combination id without the seed: `mobilenetv2|gap|lr=0.01`. */
+export function groupId(row: GroupKeys): string {
+  return GROUP_KEYS.map((k) => (k === 'backbone' || k === 'head' ? String(row[k]) : `${k}=${row[k]}`)).join('|');
+}
+
+/** n, mean, standard deviation and the 95% Student t interval of the mean over seeds. */
+export interface MetricSummary {
+  n: number;
+  mean: number;
+  /** Sample standard deviation (n - 1); null for one value. */
+  sd: number | null;
+  /** null for one value: one seed says nothing about the spread over seeds. */
+  ci95: [number, number] | null;
+  halfWidth: number | null;
+}
+
+export function describe(values: readonly number[]): MetricSummary | null {
+  const n = values.length;
+  if (n === 0) return null;
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  if (n === 1) return { n, mean, sd: null, ci95: null, halfWidth: null };
+  const sd = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
+  const halfWidth = (tQuantile(0.975, n - 1) * sd) / Math.sqrt(n);
+  return { n, mean, sd, ci95: [mean - halfWidth, mean + halfWidth], halfWidth };
+}
+
+export const GROUP_METRICS = {
+  finalValAccuracy: (r: ResultRow) => r.finalValAccuracy,
+  bestValAccuracy: (r: ResultRow) => r.bestValAccuracy,
+  finalValLoss: (r: ResultRow) => r.finalValLoss,
+  testAccuracy: (r: ResultRow) => r.testAccuracy ?? null,
+  medianStepMs: (r: ResultRow) => r.stepTime?.medianMs ?? null,
+} as const;
+export type GroupMetric = keyof typeof GROUP_METRICS;
+
+export interface Group extends GroupKeys {
+  id: string;
+  /** The ids of the rows it covers (every status). */
+  rows: string[];
+  /** Seeds of the rows that finished (`ok`), which the statistics are over. */
+  seeds: number[];
+  /** Rows left out of the statistics, and why (diverged, error). */
+  excluded: { id: string; status: string }[];
+  metrics: Record<GroupMetric, MetricSummary | null>;
+}
+
+/** Groups in the order of their first row. Statistics are over the rows that finished. */
+export function groupRows(rows: readonly ResultRow[]): Group[] {
+  const groups = new Map<string, { keys: GroupKeys; rows: ResultRow[] }>();
+  for (const row of rows) {
+    const id = groupId(row);
+    let g = groups.get(id);
+    if (!g) {
+      g = { keys: Object.fromEntries(GROUP_KEYS.map((k) => [k, row[k]])) as GroupKeys, rows: [] };
+      groups.set(id, g);
+    }
+    g.rows.push(row);
+  }
+  return [...groups].map(([id, g]) => {
+    const ok = g.rows.filter((r) => r.status === 'ok');
+    const metrics = Object.fromEntries(
+      Object.entries(GROUP_METRICS).map(([name, value]) => {
+        const values = ok.map(value).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+        return [name, describe(values)];
+      }),
+    ) as Record<GroupMetric, MetricSummary | null>;
+    return {
+      id,
+      ...g.keys,
+      rows: g.rows.map((r) => r.id),
+      seeds: ok.map((r) => r.seed),
+      excluded: g.rows.filter((r) => r.status !== 'ok').map((r) => ({ id: r.id, status: r.status })),
+      metrics,
+    };
+  });
+}
