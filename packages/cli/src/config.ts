@@ -28,6 +28,12 @@ export interface HeadbenchConfig {
   val?: string;
   /** Instead of `val`: the fraction of `train` held out, chosen with the seed. */
   valSplit?: number;
+  /** Test images, evaluated once per combination after training (the best-lr verdicts use them). */
+  test?: string;
+  /** Instead of `test`: the fraction of `train` held out as a test split. */
+  testSplit?: number;
+  /** The head every other head is compared with (default: the first of `heads`). */
+  baseline?: string;
   epochs?: number;
   batchSize?: number;
   /** SGD momentum (0, plain SGD, as in the seed experiment). */
@@ -59,6 +65,9 @@ const FIELDS: Record<keyof HeadbenchConfig, { check(v: unknown): boolean; expect
   train: { check: (v) => typeof v === 'string', expected: 'a folder path' },
   val: { check: (v) => typeof v === 'string', expected: 'a folder path' },
   valSplit: { check: (v) => typeof v === 'number' && v > 0 && v < 1, expected: 'a fraction between 0 and 1' },
+  test: { check: (v) => typeof v === 'string', expected: 'a folder path' },
+  testSplit: { check: (v) => typeof v === 'number' && v > 0 && v < 1, expected: 'a fraction between 0 and 1' },
+  baseline: { check: (v) => typeof v === 'string', expected: 'a head specifier' },
   epochs: { check: (v) => isInteger(v) && v >= 1, expected: 'a positive integer' },
   batchSize: { check: (v) => isInteger(v) && v >= 1, expected: 'a positive integer' },
   momentum: { check: (v) => typeof v === 'number' && v >= 0 && v < 1, expected: 'a number in [0, 1)' },

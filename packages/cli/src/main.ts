@@ -87,7 +87,7 @@ export function createProgram(): Command {
   program
     .command('run')
     .description('train every backbone x head x lr x seed combination and report accuracy, parameters and step time')
-    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val) or nightly (gap, flatten and gmp, two seeds, offline)').default(undefined, 'default'))
+    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val) or nightly (gap, flatten and gmp, three seeds, offline)').default(undefined, 'default'))
     .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: the preset\'s)', collect)
     .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: the preset\'s, gap and flatten)', collect)
     .option('--lr <rate>', 'learning rate; repeatable (default: the preset\'s, 0.1 and 0.01)', collectNumbers(positive))
@@ -95,6 +95,10 @@ export function createProgram(): Command {
     .option('--train <dir>', 'training images as <dir>/<class>/<image> (default: the preset\'s; the bundled flowers-mini)')
     .option('--val <dir>', 'validation images with the same class folders as --train')
     .option('--val-split <fraction>', 'instead of --val: hold out this fraction of --train, chosen with the first seed', fraction)
+    .option('--test <dir>', 'test images with the same class folders, evaluated once per combination after training; the best-lr verdicts are reported on them')
+    .option('--test-split <fraction>', 'instead of --test: hold out this fraction of --train as a test split', fraction)
+    .option('--baseline <head>', 'the head every other head is compared with, paired by seed and image (default: the first --head, gap in the presets)')
+    .option('--tensorboard <dir>', 'also write every combination\'s per-epoch losses and accuracies as TensorBoard event files, one run folder per combination')
     .addOption(new Option('--dataset <name>', 'a built-in dataset instead of image folders').choices(['synthetic']))
     .option('--classes <n>', 'classes of --dataset synthetic (default: 3)', integer(2))
     .option('--images-per-class <n>', 'training images per class of --dataset synthetic; val gets half (default: 24)', integer(1))
@@ -111,7 +115,7 @@ export function createProgram(): Command {
     .action(async (_options: unknown, command: Command) => {
       const { runCommand } = await load(() => import('./commands/run.js'));
       const outcome = await runCommand(command.optsWithGlobals(), process.cwd());
-      process.stdout.write(`${outcome.table}\nresults: ${outcome.outDir}\n`);
+      process.stdout.write(`${outcome.table}\nresults: ${outcome.outDir}\n${outcome.tensorboard ? `tensorboard: tensorboard --logdir ${outcome.tensorboard}\n` : ''}`);
       process.exitCode = outcome.exitCode;
     });
 

@@ -16,6 +16,10 @@ export interface RunPlanSettings {
   train?: string;
   val?: string;
   valSplit?: number;
+  test?: string;
+  testSplit?: number;
+  /** The head the others are compared with; the first of `heads` when not given. */
+  baseline?: string;
 }
 
 export interface Preset {
@@ -65,12 +69,12 @@ export const PRESETS: Record<string, Preset> = {
   },
   nightly: {
     description:
-      'the nightly cross product: MobileNetV2 alpha 0.35 (ImageNet) at 96x96 on the bundled flowers-mini, heads gap, flatten and gmp, lr 0.01, seeds 1 and 2, 5 epochs (6 combinations)',
+      'the nightly cross product: MobileNetV2 alpha 0.35 (ImageNet) at 96x96 on the bundled flowers-mini, heads gap, flatten and gmp, lr 0.01, seeds 1, 2 and 3, 5 epochs (9 combinations)',
     settings: {
       backbones: ['mobilenetv2:alpha=0.35'],
       heads: ['gap', 'flatten', 'gmp'],
       lr: [0.01],
-      seeds: [1, 2],
+      seeds: [1, 2, 3],
       inputSize: 96,
       epochs: 5,
       batchSize: 32,

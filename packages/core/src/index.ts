@@ -59,3 +59,4 @@ export * from './stats/index.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { toGab, type GabEntry } from './gab.js';
+export { tensorboardLogger, tensorboardRunName, TENSORBOARD_INDEX, type TensorBoardLogger } from './tensorboard.js';

@@ -116,7 +116,7 @@ export interface RunResults {
   config: Record<string, unknown>;
   skippedFiles: SkippedFile[];
   rows: ResultRow[];
-  /** The head every other head is compared with (derived from `config.baseline`, else the first head). */
+  /** The head every other head is compared with (`--baseline`; else the first head of the rows). */
   baseline?: string;
   /** Rows that differ only in the seed, with statistics over seeds; derived from `rows` on every write. */
   groups?: Group[];
@@ -127,9 +127,9 @@ export interface RunResults {
 }
 
 /** The baseline head of a results file: the run's `--baseline`, else the first head of the rows. */
-export function baselineOf(results: Pick<RunResults, 'config' | 'rows'>): string | undefined {
+export function baselineOf(results: Pick<RunResults, 'baseline' | 'config' | 'rows'>): string | undefined {
   const configured = results.config['baseline'];
-  return typeof configured === 'string' ? configured : results.rows[0]?.head;
+  return results.baseline ?? (typeof configured === 'string' ? configured : results.rows[0]?.head);
 }
 
 /** `groups` and `comparisons` recomputed from the rows (run, resume and merge all write through this). */

@@ -50,6 +50,8 @@ export interface RunOptions extends RunSettings {
   resume: boolean;
   /** Recorded in results.json; `--resume` refuses a folder written with different settings. */
   config: Record<string, unknown>;
+  /** The head the others are compared with (default: the first head of the plan). */
+  baseline?: string;
   onEvent?: (event: RunEvent) => void;
   /** Timings taken on each trained model before it is disposed (`headbench run` uses benchModel). */
   afterTraining?: (model: tf.LayersModel, row: ResultRow) => Promise<ModelBench>;
@@ -214,6 +216,7 @@ export async function runPlan(options: RunOptions): Promise<RunResults> {
     config: options.config,
     skippedFiles: [...options.dataset.skipped],
     rows: kept,
+    ...(options.baseline ?? options.combinations[0]?.head ? { baseline: options.baseline ?? options.combinations[0]!.head } : {}),
   };
   const done = new Set(kept.map((r) => r.id));
   const todo = options.combinations.filter((c) => !done.has(c.id));

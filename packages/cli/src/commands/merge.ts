@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { formatTable, mergeResults, readResults, SUMMARY_COLUMNS, writeResults } from '@headbench/core';
+import { mergeResults, readResults, renderSummary, writeResults } from '@headbench/core';
 
 /** Joins the results of the shards of one plan into one folder (results.json, results.csv, summary.md). */
 export function mergeCommand(files: readonly string[], out: string, cwd: string): string {
@@ -7,8 +7,7 @@ export function mergeCommand(files: readonly string[], out: string, cwd: string)
     const file = path.resolve(cwd, f, f.endsWith('.json') ? '' : 'results.json');
     return { file, results: readResults(file) };
   });
-  const merged = mergeResults(parts);
   const outDir = path.resolve(cwd, out);
-  writeResults(outDir, merged);
-  return `${formatTable(merged.rows, SUMMARY_COLUMNS, 'md')}\nmerged ${parts.length} files, ${merged.rows.length} combinations: ${outDir}\n`;
+  const merged = writeResults(outDir, mergeResults(parts));
+  return `${renderSummary(merged)}\nmerged ${parts.length} files, ${merged.rows.length} combinations: ${outDir}\n`;
 }

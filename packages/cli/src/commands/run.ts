@@ -10,8 +10,8 @@ import {
   shardOf,
   syntheticDataset,
   UsageError,
-  formatTable,
-  SUMMARY_COLUMNS,
+  renderSummary,
+  tensorboardLogger,
   type ImageDataset,
   type PluginRegistry,
   type RunResults,
@@ -30,6 +30,10 @@ export interface RunCommandOptions {
   train?: string;
   val?: string;
   valSplit?: number;
+  test?: string;
+  testSplit?: number;
+  baseline?: string;
+  tensorboard?: string;
   dataset?: string;
   classes?: number;
   imagesPerClass?: number;
@@ -56,6 +60,10 @@ export function resolveSettings(options: RunCommandOptions, config: HeadbenchCon
   // A dataset given on the command line or in the config replaces the preset's as a whole.
   const ownData = options.train ?? options.val ?? options.valSplit ?? options.dataset ?? config.train ?? config.val ?? config.valSplit;
   const data = ownData === undefined ? { train: p.train, val: p.val, valSplit: p.valSplit } : { train: options.train ?? config.train, val: options.val ?? config.val, valSplit: options.valSplit ?? config.valSplit };
+  // A test split goes with any dataset, the preset's too.
+  const test = options.test ?? config.test ?? (options.testSplit ?? config.testSplit ? undefined : p.test);
+  const testSplit = options.testSplit ?? config.testSplit ?? (test === undefined ? p.testSplit : undefined);
+  if (test !== undefined && testSplit !== undefined) throw new UsageError('give either --test <dir> or --test-split <fraction>, not both');
   const settings = {
     preset: presetName,
     backbones: options.backbone ?? config.backbones ?? p.backbones ?? ['mobilenetv2'],
@@ -67,10 +75,17 @@ export function resolveSettings(options: RunCommandOptions, config: HeadbenchCon
     batchSize: options.batchSize ?? config.batchSize ?? p.batchSize ?? RUN_DEFAULTS.batchSize,
     momentum: options.momentum ?? config.momentum ?? p.momentum ?? RUN_DEFAULTS.momentum,
     ...(options.dataset === 'synthetic' ? {} : data),
+    ...(test !== undefined ? { test } : {}),
+    ...(testSplit !== undefined ? { testSplit } : {}),
   };
+  const heads = settings.heads;
+  const baseline = options.baseline ?? config.baseline ?? p.baseline ?? heads[0];
+  if (baseline === undefined || !heads.includes(baseline)) {
+    throw new UsageError(`--baseline ${baseline}: the baseline must be one of the run's heads (${heads.join(', ')}); add it with --head ${baseline} or pick one of those`);
+  }
   const missing = preset.requires?.({ ...settings, ...(options.dataset ? { dataset: options.dataset } : {}) });
   if (missing) throw new UsageError(missing);
-  return settings;
+  return { ...settings, baseline };
 }
 
 function openDataset(settings: RunPlanSettings, options: RunCommandOptions, config: HeadbenchConfig, note: (line: string) => void): ImageDataset {
@@ -78,15 +93,19 @@ function openDataset(settings: RunPlanSettings, options: RunCommandOptions, conf
     throw new UsageError(`--dataset ${options.dataset}: the only named dataset is "synthetic"; give image folders with --train and --val`);
   }
   if (options.dataset === 'synthetic') {
+    if (settings.test !== undefined) throw new UsageError('--test <dir> needs image folders; with --dataset synthetic use --test-split <fraction>');
     const classes = options.classes ?? config.classes ?? 3;
     const perClass = options.imagesPerClass ?? 24;
-    return syntheticDataset({ classes, trainPerClass: perClass, valPerClass: Math.max(1, Math.round(perClass / 2)), seed: settings.seeds[0] ?? 1 });
+    const testPerClass = settings.testSplit === undefined ? 0 : Math.max(1, Math.round(perClass * settings.testSplit));
+    return syntheticDataset({ classes, trainPerClass: perClass, valPerClass: Math.max(1, Math.round(perClass / 2)), testPerClass, seed: settings.seeds[0] ?? 1 });
   }
   if (!settings.train) throw new UsageError('give a dataset: --train <dir> with --val <dir> or --val-split <fraction>, or --dataset synthetic');
   return imageFolderDataset({
     train: settings.train,
     ...(settings.val !== undefined ? { val: settings.val } : {}),
     ...(settings.valSplit !== undefined ? { valSplit: settings.valSplit } : {}),
+    ...(settings.test !== undefined ? { test: settings.test } : {}),
+    ...(settings.testSplit !== undefined ? { testSplit: settings.testSplit } : {}),
     seed: settings.seeds[0] ?? 1,
     onSkip: (s) => note(`skipped ${s.file}: it does not decode (${s.reason}); the run goes on without it and counts it in the results`),
   });
@@ -114,6 +133,8 @@ async function ensureImagenetWeights(registry: PluginRegistry, settings: RunPlan
 export interface RunOutcome {
   results: RunResults;
   outDir: string;
+  /** The TensorBoard log folder, when asked for. */
+  tensorboard?: string;
   /** The table for the terminal. */
   table: string;
   exitCode: number;
@@ -141,7 +162,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
     progress = createProgress(mode, stepsPerCombination);
     progress.note(
       `headbench run: ${combinations.length} combinations (preset ${settings.preset}${shard ? `, shard ${shard.index}/${shard.count}` : ''}) on ${dataset.name}: ` +
-        `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val images at ${settings.inputSize}x${settings.inputSize}; decoding images`,
+        `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val${dataset.testCount ? ` / ${dataset.testCount} test` : ''} images at ${settings.inputSize}x${settings.inputSize}; decoding images`,
     );
     for (const line of weightFiles) progress.note(`ImageNet weights: ${line}`);
     // Decoding errors and empty classes surface here, before any training.
@@ -153,6 +174,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
     };
     process.once('SIGINT', onSigint);
     const bench = options.bench !== false;
+    const tensorboard = options.tensorboard ? tensorboardLogger(path.resolve(cwd, options.tensorboard)) : undefined;
     let results: RunResults;
     try {
       results = await runPlan({
@@ -162,6 +184,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
         trainer: sgdTrainer(),
         outDir,
         resume: options.resume ?? false,
+        ...(settings.baseline ? { baseline: settings.baseline } : {}),
         config: {
           preset: settings.preset,
           dataset: dataset.name,
@@ -183,14 +206,17 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
                 benchModel(model, { inputSize: settings.inputSize, classes: row.classes, batchSize: settings.batchSize, lr: row.lr, seed: row.seed, minSamples: 10, minTimeMs: 0 }),
             }
           : {}),
-        onEvent: (e) => progress?.onEvent(e),
+        onEvent: (e) => {
+          tensorboard?.onEvent(e);
+          progress?.onEvent(e);
+        },
       });
     } finally {
       progress.stop();
       process.removeListener('SIGINT', onSigint);
     }
     const errors = results.rows.filter((r) => r.status === 'error').length;
-    return { results, outDir, table: formatTable(results.rows, SUMMARY_COLUMNS, 'md'), exitCode: errors ? 1 : 0 };
+    return { results, outDir, ...(tensorboard ? { tensorboard: tensorboard.dir } : {}), table: renderSummary(results), exitCode: errors ? 1 : 0 };
   } finally {
     dataset.dispose();
   }
