@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compareResults } from './compare.js';
 import { RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, type ResultRow, type RunResults } from './results.js';
 import { seededRandom } from './random.js';
+import { correctnessRecord } from './stats/correctness.js';
 
 /** Step-time samples around `ms` with a relative spread, seeded. */
 function samples(ms: number, spread: number, n = 30, seed = 1): number[] {
@@ -33,7 +34,7 @@ describe('compareResults', () => {
       row('fast', { stepTime: { ...row('x').stepTime!, samplesMs: samples(80, 0.02, 30, 3) } }),
     ]);
     const c = compareResults(base, cur);
-    expect(verdicts(c)).toEqual(['slow:stepTime:regression', 'slow:accuracy:unchanged', 'fast:stepTime:improvement', 'fast:accuracy:unchanged']);
+    expect(verdicts(c)).toEqual(['slow:stepTime:regression', 'fast:stepTime:improvement', 'b|slow|lr=0.1:accuracy:unchanged', 'b|fast|lr=0.1:accuracy:unchanged']);
     expect(c.regressions).toBe(1);
     expect(c.improvements).toBe(1);
   });
@@ -47,12 +48,45 @@ describe('compareResults', () => {
     expect(c.regressions).toBe(0);
   });
 
-  it('judges accuracy against the binomial noise of the val set size', () => {
+  it('without per-image records (a version-1 baseline), judges accuracy with binomial image noise and says it is less precise', () => {
     const drop = { finalValAccuracy: 0.75 };
     // 5 points lower on 2000 images is beyond ±2.6 points of noise; on 200 images it is not.
-    expect(compareResults(results([row('a')]), results([row('a', drop)])).metrics[1]!.verdict).toBe('regression');
+    const big = compareResults(results([row('a')]), results([row('a', drop)])).metrics[1]!;
+    expect(big.verdict).toBe('regression');
+    expect(big.reason).toMatch(/images as binomial \(no per-image records: less precise\); one seed: seed noise not measured/);
     const small = compareResults(results([row('a', { valImages: 200 })]), results([row('a', { ...drop, valImages: 200 })]));
     expect(small.metrics[1]!.verdict).toBe('within-noise');
+  });
+
+  /** Seeds 1..n of head `a` on `images` val images, right with probability `p` (+ a shift per seed), as per-image records. */
+  function seeded(p: number, seeds: number, images: number, shift: (seed: number) => number, fingerprint = 'sha256:same'): ResultRow[] {
+    const easy = Array.from({ length: images }, (_, i) => ((i * 7919) % 1000) / 1000);
+    return Array.from({ length: seeds }, (_, k) => {
+      const r = seededRandom(1000 * p + k);
+      const correct = easy.map((e) => (e < p + shift(k + 1) + 0.05 * (r() - 0.5) ? 1 : 0));
+      const acc = correct.reduce((s: number, v) => s + v, 0) / images;
+      return row('a', { id: `b|a|lr=0.1|seed=${k + 1}`, seed: k + 1, valImages: images, finalValAccuracy: acc, perImage: { val: correctnessRecord(correct, fingerprint) } });
+    });
+  }
+
+  it('pairs seeds and val images across runs: a 4-point drop over 3 seeds is a regression, seed noise of the same size is not', () => {
+    const noise = (seed: number) => [0, 0.03, -0.03][seed - 1]!;
+    const base = results(seeded(0.8, 3, 500, noise));
+    const dropped = compareResults(base, results(seeded(0.76, 3, 500, noise))).metrics.find((m) => m.metric === 'accuracy')!;
+    expect(dropped).toMatchObject({ id: 'b|a|lr=0.1', verdict: 'regression' });
+    expect(dropped.reason).toMatch(/over 3 seeds and 500 images/);
+    // The seeds disagree by 3 points among themselves: a 4-point change carried by one seed is not a regression.
+    const oneSeed = compareResults(base, results(seeded(0.8, 3, 500, (s) => noise(s) + (s === 2 ? -0.12 : 0)))).metrics.find((m) => m.metric === 'accuracy')!;
+    expect(oneSeed.change).toBeLessThan(-0.02);
+    expect(oneSeed.verdict).toBe('within-noise');
+  });
+
+  it('refuses to pair val images that are not the same ones, saying why', () => {
+    const c = compareResults(results(seeded(0.8, 2, 100, () => 0)), results(seeded(0.8, 2, 100, () => 0, 'sha256:other')));
+    const m = c.metrics.find((x) => x.metric === 'accuracy')!;
+    expect(m.verdict).toBe('not-compared');
+    expect(m.reason).toMatch(/different val images .* cannot be paired/);
+    expect(c.regressions).toBe(0);
   });
 
   it('reports missing and added rows and a status that got worse', () => {

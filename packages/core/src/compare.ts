@@ -1,5 +1,7 @@
 import type { ResultRow, RunResults } from './results.js';
 import { median } from './stats/index.js';
+import { pairRows } from './stats/comparisons.js';
+import { groupId } from './stats/groups.js';
 
 export interface CompareThresholds {
   /** Median train step slower by more than this fraction (default 0.10). */
@@ -10,16 +12,17 @@ export interface CompareThresholds {
 
 export const DEFAULT_THRESHOLDS: CompareThresholds = { stepTime: 0.1, accuracy: 0.02 };
 
-export type Verdict = 'regression' | 'improvement' | 'within-noise' | 'unchanged';
+export type Verdict = 'regression' | 'improvement' | 'within-noise' | 'unchanged' | 'not-compared';
 
 export interface MetricComparison {
+  /** The combination id (step time, status), or the group id over seeds (accuracy). */
   id: string;
   metric: 'stepTime' | 'accuracy' | 'status';
   baseline: number | string;
   current: number | string;
   /** current - baseline (ms, or accuracy points in [0, 1]). */
   change: number;
-  /** The change that measured noise alone could explain (95%). */
+  /** The change that measured noise alone could explain (95%; for accuracy the half-width of the interval over seeds and images). */
   noise: number;
   verdict: Verdict;
   reason: string;
@@ -70,19 +73,35 @@ function compareStepTime(id: string, a: ResultRow, b: ResultRow, threshold: numb
   return { id, metric: 'stepTime', baseline: x.median, current: y.median, change, noise, verdict, reason };
 }
 
-/** Accuracy measured on n val images is a proportion: its noise is binomial, sqrt(p(1-p)/n). */
-function compareAccuracy(id: string, a: ResultRow, b: ResultRow, threshold: number): MetricComparison | undefined {
-  const valImages = Math.min(a.valImages, b.valImages);
-  const p = a.finalValAccuracy;
-  const q = b.finalValAccuracy;
-  if (p === null || q === null) return undefined;
-  const change = q - p;
-  const noise = valImages > 0 ? 1.96 * Math.sqrt((p * (1 - p) + q * (1 - q)) / valImages) : 0;
+/**
+ * Final val accuracy per group over seeds (rows equal but for the seed): tonight minus the
+ * baseline, paired by seed and by val image, with the same interval as the head comparisons
+ * (over seeds and images). A regression needs the interval to exclude 0 and the drop to exceed
+ * the threshold. Without per-image records on both sides (a version-1 baseline) the images'
+ * part is binomial on the accuracies, which is less precise; the reason says so.
+ */
+function compareAccuracy(id: string, a: readonly ResultRow[], b: readonly ResultRow[], threshold: number): MetricComparison | undefined {
+  const outcome = pairRows(a, b, 'val', `compare ${id}`);
+  if ('reason' in outcome) {
+    if (!a.some((r) => r.status === 'ok') || !b.some((r) => r.status === 'ok')) return undefined;
+    return { id, metric: 'accuracy', baseline: '', current: '', change: 0, noise: 0, verdict: 'not-compared', reason: `final val accuracy not compared: ${outcome.reason}` };
+  }
+  const e = outcome.estimate;
+  const mean = (rows: readonly ResultRow[]) => {
+    const v = rows.filter((r) => r.status === 'ok' && r.finalValAccuracy !== null).map((r) => r.finalValAccuracy as number);
+    return v.reduce((s, x) => s + x, 0) / v.length;
+  };
+  const p = mean(a);
+  const q = mean(b);
+  const change = e.difference;
+  const noise = (e.ci95[1] - e.ci95[0]) / 2;
   const beyondThreshold = Math.abs(change) > threshold;
-  const beyondNoise = Math.abs(change) > noise;
+  const beyondNoise = e.ci95[0] > 0 || e.ci95[1] < 0;
   const verdict: Verdict = beyondThreshold && beyondNoise ? (change < 0 ? 'regression' : 'improvement') : beyondThreshold ? 'within-noise' : 'unchanged';
-  const pts = `${change >= 0 ? '+' : ''}${(100 * change).toFixed(1)} points`;
-  const reason = `final val accuracy ${p.toFixed(3)} → ${q.toFixed(3)} (${pts}; threshold ${100 * threshold} points, noise ±${(100 * noise).toFixed(1)} points over ${valImages} images)`;
+  const pts = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
+  const scope = e.precision === 'per-image' ? `over ${e.seeds} seed${e.seeds === 1 ? '' : 's'} and ${e.images} images` : `over ${e.seeds} seed${e.seeds === 1 ? '' : 's'}, images as binomial (no per-image records: less precise)`;
+  const caveat = e.seeds === 1 ? '; one seed: seed noise not measured' : '';
+  const reason = `final val accuracy ${p.toFixed(3)} → ${q.toFixed(3)} (${pts(change)} points, 95% interval [${pts(e.ci95[0])}, ${pts(e.ci95[1])}] ${scope}${caveat}; threshold ${100 * threshold} points)`;
   return { id, metric: 'accuracy', baseline: p, current: q, change, noise, verdict, reason };
 }
 
@@ -105,7 +124,18 @@ export function compareResults(baseline: RunResults, current: RunResults, thresh
     }
     const s = compareStepTime(id, a, b, thresholds.stepTime);
     if (s) metrics.push(s);
-    const acc = compareAccuracy(id, a, b, thresholds.accuracy);
+  }
+  // Accuracy per group over seeds: one seed's accuracy moves by several points with the seed alone.
+  const groupsOf = (rows: readonly ResultRow[]) => {
+    const m = new Map<string, ResultRow[]>();
+    for (const r of rows) m.set(groupId(r), [...(m.get(groupId(r)) ?? []), r]);
+    return m;
+  };
+  const currentGroups = groupsOf(current.rows);
+  for (const [id, rows] of groupsOf(baseline.rows)) {
+    const now = currentGroups.get(id);
+    if (!now) continue;
+    const acc = compareAccuracy(id, rows, now, thresholds.accuracy);
     if (acc) metrics.push(acc);
   }
   return {

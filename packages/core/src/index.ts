@@ -53,7 +53,7 @@ export {
   type RunResults,
 } from './results.js';
 export { runPlan, writeResults, RESULT_FILES, type RunEvent, type RunOptions, type RunSettings } from './run.js';
-export { SUMMARY_COLUMNS, summaryColumns, formatSummary, renderSummary, verdictSection, resultsCsv } from './summary.js';
+export { SUMMARY_COLUMNS, summaryColumns, groupColumns, verdictColumns, formatSummary, renderSummary, summaryText, verdictSection, resultsCsv, type SummaryText } from './summary.js';
 export { formatTable, formatCell, FORMATS, type Column, type Format } from './table.js';
 export * from './stats/index.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';

@@ -42,7 +42,8 @@ export function formatSummary(m: MetricSummary | null, digits = 3): string {
   return m.halfWidth === null ? `${mean} (${m.n})` : `${mean} ± ${m.halfWidth.toFixed(digits)} (${m.n})`;
 }
 
-function groupColumns(groups: readonly Group[]): Column<Group>[] {
+/** The group table's columns (a test column when any group has a test accuracy). */
+export function groupColumns(groups: readonly Group[]): Column<Group>[] {
   const columns: Column<Group>[] = [
     { key: 'backbone', title: 'backbone', value: (g) => g.backbone },
     { key: 'head', title: 'head', value: (g) => g.head },
@@ -68,7 +69,8 @@ function seedsFor(c: HeadComparison): string {
   return s.reason?.startsWith('no number of seeds') ? `none on these images (${s.reason.replace(/^.*about (\d+) images.*$/, '~$1 images needed')})` : 'unknown (1 seed)';
 }
 
-function verdictColumns(selection: HeadComparison['selection']): Column<HeadComparison>[] {
+/** The verdict table's columns, per-lr or best-lr. */
+export function verdictColumns(selection: HeadComparison['selection']): Column<HeadComparison>[] {
   const who: Column<HeadComparison>[] =
     selection === 'per-lr'
       ? [
@@ -96,33 +98,63 @@ function verdictColumns(selection: HeadComparison['selection']): Column<HeadComp
   ];
 }
 
+/** What the summary says in words, shared by the Markdown and the HTML report. */
+export interface SummaryText {
+  perLrTitle: string;
+  perLrNote: string;
+  bestLrTitle: string;
+  /** On test, or optimistic on val. */
+  bestLrNote?: string;
+  /** With one seed per combination: what differences mean then. */
+  oneSeedNote?: string;
+  /** Notes of the comparisons (one seed, no per-image records) and comparisons not made. */
+  notes: string[];
+}
+
+export function summaryText(results: RunResults): SummaryText {
+  const comparisons = results.comparisons ?? [];
+  const bestLr = comparisons.filter((c) => c.selection === 'best-lr');
+  const perLr = comparisons.filter((c) => c.selection === 'per-lr');
+  const multiSeed = (results.groups ?? []).some((g) => g.rows.length > 1);
+  const detectable = perLr.map((c) => 100 * c.detectable.difference);
+  return {
+    perLrTitle: `Is it better than ${results.baseline}? (same lr, on val)`,
+    perLrNote:
+      'Candidate minus baseline accuracy in points, paired by seed and by image, with a 95% interval over both the seeds and the evaluation images. ' +
+      '`better` or `worse` when the interval excludes 0; `no difference detected` when it does not: the difference is not told apart from noise. ' +
+      'Detectable: the smallest true difference this run finds with 80% power.',
+    bestLrTitle: `Each head at its best lr (chosen by mean val accuracy), against ${results.baseline} at its own`,
+    ...(bestLr.length
+      ? {
+          bestLrNote: bestLr.some((c) => c.optimistic)
+            ? 'No test split: these numbers are on the val images the lr was chosen on, so they are optimistic for the winner. Add --test <dir> or --test-split 0.2 for an unbiased verdict.'
+            : 'The lr was chosen on val; the verdict is on the test split, which no choice saw.',
+        }
+      : {}),
+    ...(!multiSeed && results.rows.length > 1
+      ? {
+          oneSeedNote:
+            `One seed per combination: ${detectable.length ? `differences below the detectable size (${Math.min(...detectable).toFixed(1)}-${Math.max(...detectable).toFixed(1)} points here, from image noise alone)` : 'small differences'} are noise, ` +
+            'and seed noise, often as large, is not measured. Run --seed 1 --seed 2 --seed 3 to measure it.',
+        }
+      : {}),
+    notes: [
+      ...[...new Set(comparisons.flatMap((c) => c.notes))].map((n) => `Note: ${n}.`),
+      ...(results.comparisonsSkipped ?? []).map((s) => `Not compared: ${s.candidateGroup} against ${s.baselineGroup}: ${s.reason}.`),
+    ],
+  };
+}
+
 /** The verdict tables and their notes, as Markdown lines. */
 export function verdictSection(results: RunResults): string[] {
+  const text = summaryText(results);
   const lines: string[] = [];
   const comparisons = results.comparisons ?? [];
   const perLr = comparisons.filter((c) => c.selection === 'per-lr');
   const bestLr = comparisons.filter((c) => c.selection === 'best-lr');
-  if (perLr.length) {
-    lines.push(`### Is it better than ${results.baseline}? (same lr, on val)`, '', formatTable(perLr, verdictColumns('per-lr'), 'md'));
-    lines.push(
-      'Candidate minus baseline accuracy in points, paired by seed and by image, with a 95% interval over both the seeds and the evaluation images. ' +
-        '`better` or `worse` when the interval excludes 0; a difference inside it is not told apart from noise.',
-      '',
-    );
-  }
-  if (bestLr.length) {
-    const optimistic = bestLr.some((c) => c.optimistic);
-    lines.push(`### Each head at its best lr (chosen by mean val accuracy), against ${results.baseline} at its own`, '', formatTable(bestLr, verdictColumns('best-lr'), 'md'));
-    lines.push(
-      optimistic
-        ? 'No test split: these numbers are on the val images the lr was chosen on, so they are optimistic for the winner. Add --test <dir> or --test-split 0.2 for an unbiased verdict.'
-        : 'The lr was chosen on val; the verdict is on the test split, which no choice saw.',
-      '',
-    );
-  }
-  const notes = [...new Set(comparisons.flatMap((c) => c.notes))];
-  for (const note of notes) lines.push(`Note: ${note}.`, '');
-  for (const s of results.comparisonsSkipped ?? []) lines.push(`Not compared: ${s.candidateGroup} against ${s.baselineGroup}: ${s.reason}.`, '');
+  if (perLr.length) lines.push(`### ${text.perLrTitle}`, '', formatTable(perLr, verdictColumns('per-lr'), 'md'), text.perLrNote, '');
+  if (bestLr.length) lines.push(`### ${text.bestLrTitle}`, '', formatTable(bestLr, verdictColumns('best-lr'), 'md'), text.bestLrNote ?? '', '');
+  for (const note of text.notes) lines.push(note, '');
   return lines;
 }
 
@@ -133,20 +165,13 @@ export function verdictSection(results: RunResults): string[] {
  */
 export function renderSummary(results: RunResults): string {
   const groups = results.groups ?? [];
+  const text = summaryText(results);
   const lines: string[] = [];
-  const multiSeed = groups.some((g) => g.rows.length > 1);
-  if (multiSeed) {
+  if (groups.some((g) => g.rows.length > 1)) {
     lines.push('### Groups over seeds (mean ± 95% half-width, seeds)', '', formatTable(groups, groupColumns(groups), 'md'));
   } else {
     lines.push(formatTable(results.rows, summaryColumns(results.rows), 'md'));
-    const detectable = (results.comparisons ?? []).filter((c) => c.selection === 'per-lr').map((c) => 100 * c.detectable.difference);
-    if (results.rows.length > 1) {
-      lines.push(
-        `One seed per combination: ${detectable.length ? `differences below the detectable size (${Math.min(...detectable).toFixed(1)}-${Math.max(...detectable).toFixed(1)} points here, from image noise alone)` : 'small differences'} are noise, ` +
-          'and seed noise, often as large, is not measured. Run --seed 1 --seed 2 --seed 3 to measure it.',
-        '',
-      );
-    }
+    if (text.oneSeedNote) lines.push(text.oneSeedNote, '');
   }
   lines.push(...verdictSection(results));
   return lines.join('\n');

@@ -1,3 +1,3 @@
 export { renderHtml, reportCharts } from './html.js';
 export { renderMarkdown } from './markdown.js';
-export { accuracyVersusParams, learningCurves, stepTimeBars, labelOf, type Chart } from './charts.js';
+export { accuracyBars, accuracyVersusParams, forestPlot, learningCurves, stepTimeBars, labelOf, groupLabel, type Chart } from './charts.js';
