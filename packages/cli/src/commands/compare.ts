@@ -17,7 +17,7 @@ const COLUMNS: readonly Column<MetricComparison>[] = [
 const resolve = (cwd: string, p: string) => path.resolve(cwd, p, p.endsWith('.json') ? '' : 'results.json');
 
 function markdown(c: Comparison, baseline: string, current: string): string {
-  const flagged = c.metrics.filter((m) => m.verdict === 'regression' || m.verdict === 'improvement' || m.verdict === 'within-noise');
+  const flagged = c.metrics.filter((m) => m.verdict !== 'unchanged');
   const lines = [
     `## headbench compare`,
     '',

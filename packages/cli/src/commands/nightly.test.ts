@@ -43,7 +43,9 @@ describe('headbench report', () => {
     const r = await headbench(['report', run, '--markdown', md]);
     expect(r.status).toBe(0);
     const html = fs.readFileSync(path.join(run, 'report.html'), 'utf8');
-    expect(html.match(/<figure class="chart"/g)).toHaveLength(6);
+    // The forest plot, accuracy bars, four learning curves, accuracy against parameters, step times.
+    expect(html.match(/<figure class="chart"/g)).toHaveLength(8);
+    expect(html.indexOf('id="verdicts"')).toBeLessThan(html.indexOf('data-chart="accuracy"'));
     expect(html).toContain('data-series="[&quot;gap · lr 0.01&quot;,&quot;flatten · lr 0.01&quot;]"');
     expect(fs.readFileSync(md, 'utf8')).toMatch(/\| mobilenetv2:alpha=0\.35,weights=none \| gap/);
     expect(r.stdout).toContain(`report: ${path.join(run, 'report.html')}`);
@@ -72,6 +74,16 @@ describe('headbench compare', () => {
     // Markdown escapes the id's pipes.
     expect(r.stdout).toMatch(/\| regression \| mobilenetv2:alpha=0\.35,weights=none\\\|gap\\\|lr=0\.01\\\|seed=1 +\| stepTime +\| median step/);
     expect(r.stdout).toContain('(+200.0%; threshold 10%');
+  });
+
+  it('compares accuracy per group over seeds and val images, paired by the per-image records', async () => {
+    const r = await headbench(['compare', run, run, '--format', 'json']);
+    const accuracy = (JSON.parse(r.stdout) as { metrics: { id: string; metric: string; verdict: string; reason: string }[] }).metrics.filter((m) => m.metric === 'accuracy');
+    expect(accuracy.map((m) => [m.id, m.verdict])).toEqual([
+      ['mobilenetv2:alpha=0.35,weights=none|gap|lr=0.01', 'unchanged'],
+      ['mobilenetv2:alpha=0.35,weights=none|flatten|lr=0.01', 'unchanged'],
+    ]);
+    expect(accuracy[0]!.reason).toMatch(/over 1 seed and 12 images; one seed: seed noise not measured/);
   });
 
   it('fails on a missing combination and reports json', async () => {

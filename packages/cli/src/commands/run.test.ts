@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResults } from '@headbench/core';
 import { FLOWERS_MINI } from '../presets.js';
@@ -98,6 +99,72 @@ describe('headbench run', () => {
     expect(results(path.join(tmp, 'merged')).rows.map((row) => `${row.head}/${row.seed}`).sort()).toEqual(['flatten/1', 'flatten/2', 'gap/1', 'gap/2']);
   });
 
+  it('prints groups over seeds and the verdict tables; the same numbers are in results.json, results.csv and summary.md; TensorBoard reads the event files', async () => {
+    const out = path.join(tmp, 'verdicts');
+    const tb = path.join(tmp, 'tensorboard');
+    const r = await headbench(['run', ...SMALL, '--head', 'gap', '--head', 'flatten', '--lr', '0.01', '--lr', '0.05', '--seed', '1', '--seed', '2', '--test-split', '0.25', '--out', out, '--tensorboard', tb]);
+    expect(r.errors).toEqual([]);
+    expect(r.status).toBe(0);
+    const res = results(out);
+    expect(res.schemaVersion).toBe(2);
+    expect(res.baseline).toBe('gap');
+    expect(res.groups!.map((g) => [g.head, g.lr, g.seeds])).toEqual([['gap', 0.01, [1, 2]], ['gap', 0.05, [1, 2]], ['flatten', 0.01, [1, 2]], ['flatten', 0.05, [1, 2]]]);
+    expect(res.rows.every((row) => row.testImages === 6 && row.perImage?.val?.images === 12 && row.perImage.test?.images === 6)).toBe(true);
+    const perLr = res.comparisons!.filter((c) => c.selection === 'per-lr');
+    expect(perLr.map((c) => [c.candidate, c.baseline, c.lr, c.seeds])).toEqual([['flatten', 'gap', 0.01, 2], ['flatten', 'gap', 0.05, 2]]);
+    for (const c of res.comparisons!) expect(['better', 'worse', 'no difference detected']).toContain(c.verdict);
+    const best = res.comparisons!.find((c) => c.selection === 'best-lr')!;
+    expect(best.split).toBe('test');
+    // The terminal, summary.md and results.json agree.
+    const summary = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+    expect(r.stdout).toContain(summary);
+    const g = res.groups![0]!.metrics.finalValAccuracy!;
+    expect(summary).toContain(`${g.mean.toFixed(3)} ± ${g.halfWidth!.toFixed(3)} (2)`);
+    const points = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
+    expect(summary).toContain(`| ${points(perLr[0]!.difference).padEnd(19)} | [${points(perLr[0]!.ci95[0])}, ${points(perLr[0]!.ci95[1])}]`);
+    expect(summary).toContain('the verdict is on the test split');
+    // RFC 4180 fields: specifiers with commas are quoted.
+    const fields = (line: string) => [...line.matchAll(/("(?:[^"]|"")*"|[^,]*)(?:,|$)/g)].map((m) => m[1]!.replace(/^"|"$/g, '').replaceAll('""', '"')).slice(0, -1);
+    const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n');
+    const header = fields(csv[0]!);
+    expect(fields(csv[1]!)[header.indexOf('group_finalValAccuracy_mean')]).toBe(String(Number(g.mean.toFixed(6))));
+
+    // One TensorBoard run folder per combination, each epoch's scalars in it.
+    const index = JSON.parse(fs.readFileSync(path.join(tb, 'runs.json'), 'utf8')) as Record<string, string>;
+    expect(Object.values(index).sort()).toEqual(res.rows.map((row) => row.id).sort());
+    expect(Object.keys(index).every((folder) => /^[A-Za-z0-9._=,+-]+$/.test(folder) && fs.readdirSync(path.join(tb, folder)).some((f) => f.startsWith('events.out.tfevents')))).toBe(true);
+    const python = path.join(os.homedir(), '.cache/headbench/keras-venv/bin/python');
+    if (!fs.existsSync(python)) {
+      console.warn(`skipped reading the event files with TensorFlow: no venv at ${python} (tools/keras-reference/setup-venv.sh makes it)`);
+      return;
+    }
+    const read = spawnSync(python, ['-c', [
+      'import glob, json, os, sys',
+      'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"',
+      'import tensorflow as tf',
+      'out = {}',
+      'for d in sorted(glob.glob(os.path.join(sys.argv[1], "*/"))):',
+      '    tags = {}',
+      '    for f in glob.glob(os.path.join(d, "events.out.tfevents*")):',
+      '        for e in tf.compat.v1.train.summary_iterator(f):',
+      '            for v in e.summary.value:',
+      '                value = float(tf.make_ndarray(v.tensor)) if v.HasField("tensor") and v.tensor.dtype else v.simple_value',
+      '                tags.setdefault(v.tag, []).append([e.step, value])',
+      '    out[os.path.basename(os.path.normpath(d))] = tags',
+      'print(json.dumps(out))',
+    ].join('\n'), tb], { encoding: 'utf8' });
+    expect(read.status, read.stderr).toBe(0);
+    const events = JSON.parse(read.stdout.trim().split('\n').at(-1)!) as Record<string, Record<string, [number, number][]>>;
+    for (const [folder, id] of Object.entries(index)) {
+      const row = res.rows.find((x) => x.id === id)!;
+      const tags = events[folder]!;
+      expect(Object.keys(tags).sort()).toEqual(['accuracy/test', 'accuracy/train', 'accuracy/val', 'loss/train', 'loss/val']);
+      expect(tags['accuracy/val']!.map(([step]) => step)).toEqual(row.history.map((h) => h.epoch));
+      expect(tags['accuracy/val']!.map(([, v]) => v)).toEqual(row.history.map((h) => Math.fround(h.valAccuracy)));
+      expect(tags['accuracy/test']![0]![1]).toBeCloseTo(row.testAccuracy!, 6);
+    }
+  });
+
   it('gives the same metrics for the same seed', async () => {
     const args = ['run', ...SMALL, '--head', 'gap', '--lr', '0.05', '--epochs', '2'];
     const [x, y] = await Promise.all(['same1', 'same2'].map((d) => headbench([...args, '--out', path.join(tmp, d)])));
@@ -126,6 +193,10 @@ describe('headbench run: bad data is reported before training', () => {
     ['val classes that differ', () => ['--train', folder('t', { a: 2, b: 2 }), '--val', folder('v', { a: 2, c: 2 })], /\(missing in val: b; only in val: c\)/],
     ['the seed preset without data', () => ['--preset', 'seed'], /^headbench: the seed preset trains on your images: give --train <dir>/],
     ['an unknown preset', () => ['--preset', 'nightly-x'], /^headbench: unknown preset "nightly-x"; presets: default, seed, backbones, nightly$/],
+    ['a baseline that is not a head of the run', () => ['--head', 'gap', '--baseline', 'flatten'], /^headbench: --baseline flatten: the baseline must be one of the run's heads \(gap\)/],
+    ['both a test folder and a test split', () => ['--test', tmp, '--test-split', '0.2'], /^headbench: give either --test <dir> or --test-split <fraction>, not both$/],
+    ['a test split that is no fraction', () => ['--test-split', '1.5'], /^headbench: option '--test-split <fraction>' argument '1.5' is invalid. expected a fraction between 0 and 1/],
+    ['test classes that differ', () => ['--train', folder('t2', { a: 2, b: 2 }), '--val', folder('v2', { a: 2, b: 2 }), '--test', folder('x2', { a: 2, d: 2 })], /\(missing in test: b; only in test: d\)/],
   ])('%s', async (_what, args, message) => {
     const r = await headbench(['run', ...args(), '--out', path.join(tmp, 'never'), '--quiet']);
     expect(r.status).toBe(2);
