@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf } from './runtime.js';
+import { tf } from '@headbench/engine';
 import type { RunEvent } from './run.js';
 import { writeFileAtomic } from './results.js';
 

@@ -104,7 +104,7 @@ describe('report', () => {
         }),
       );
       expect(charts.map((c) => c.id)).toEqual(CHART_IDS);
-      const body = await page.evaluate(() => document.body.getBoundingClientRect().width);
+      const body = await page.evaluate(() => (globalThis as unknown as { document: { body: { getBoundingClientRect(): { width: number } } } }).document.body.getBoundingClientRect().width);
       for (const c of charts) {
         // The page's width, not a fixed 720 px.
         expect(c.width).toBeGreaterThan(0.9 * body);
