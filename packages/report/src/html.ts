@@ -33,9 +33,9 @@ ${rows.map((r) => `<tr${rowClass ? ` class="${rowClass(r)}"` : ''}>${columns.map
 
 const verdictClass = (c: HeadComparison) => `verdict-${c.verdict.replaceAll(' ', '-')}`;
 
-/** Results with `groups` and `comparisons` (recomputed, so version-1 files get them too). */
+/** Results with `groups` and `comparisons`: as written, or derived from the rows (version-1 files). */
 function prepared(results: RunResults): RunResults {
-  return withStatistics(results);
+  return results.groups && results.comparisons ? results : withStatistics(results);
 }
 
 /** The charts of a report, in page order: the forest plot first. */

@@ -2,7 +2,7 @@ import { renderSummary, withStatistics, type RunResults } from '@headbench/core'
 
 /** The summary for a CI job summary (`$GITHUB_STEP_SUMMARY`): groups, verdicts and the environment in one line. */
 export function renderMarkdown(input: RunResults, title = 'headbench results'): string {
-  const results = withStatistics(input);
+  const results = input.groups && input.comparisons ? input : withStatistics(input);
   const env = results.environment;
   const lines = [
     `## ${title}`,

@@ -77,6 +77,20 @@ const imagesOf = (row: ResultRow, split: Split): number => (split === 'val' ? ro
 
 export type PairOutcome = { estimate: DifferenceEstimate; notes: string[] } | { reason: string };
 
+// Results are rewritten after every combination and the comparisons recomputed from the rows; a
+// finished row never changes, so an estimate is kept for the same key and the same rows.
+const estimates = new Map<string, DifferenceEstimate>();
+function cached(key: string, rows: readonly ResultRow[], compute: () => DifferenceEstimate): DifferenceEstimate {
+  const id = JSON.stringify([key, rows.map((r) => [r.id, r.finishedAt, r.perImage?.val?.correct, r.perImage?.test?.correct])]);
+  let e = estimates.get(id);
+  if (!e) {
+    if (estimates.size > 500) estimates.clear();
+    e = compute();
+    estimates.set(id, e);
+  }
+  return e;
+}
+
 /**
  * The difference between two sets of rows (candidate - baseline) on one split, paired by seed
  * (seeds that finished on both sides) and, where every row kept its per-image record of the same
@@ -101,7 +115,9 @@ export function pairRows(baselineRows: readonly ResultRow[], candidateRows: read
       return { reason: `the rows were evaluated on different ${split} images (${first.images} images ${first.fingerprint} and ${other.images} images ${other.fingerprint}): accuracies on different images cannot be paired` };
     }
     const decoded = records.map(decodeCorrect);
-    const estimate = pairedDifference({ baseline: decoded.slice(0, seeds.length), candidate: decoded.slice(seeds.length), key, ...(resamples ? { resamples } : {}) });
+    const estimate = cached(`${key} ${resamples ?? ''}`, [...a, ...b], () =>
+      pairedDifference({ baseline: decoded.slice(0, seeds.length), candidate: decoded.slice(seeds.length), key, ...(resamples ? { resamples } : {}) }),
+    );
     if (seeds.length === 1) notes.push('one seed: seed noise is not measured, the interval covers image noise only');
     return { estimate, notes };
   }
