@@ -182,13 +182,18 @@ function curve(id: string, title: string, metric: Metric, results: RunResults, l
   // Bands stay inside the axis: accuracies in [0, 1], losses above 0 on the log scale.
   const floor = (v: number) => (logScale ? Math.max(v, 1e-6) : metric.endsWith('Accuracy') ? Math.min(1, Math.max(0, v)) : Math.max(0, v));
   const multiSeed = groups.some((g) => g.rows.length > 1);
+  // One colour per head (and backbone), one line style per lr: a head's curves read as a family.
+  const families = [...new Set(groups.map((g) => `${g.backbone}|${g.head}`))];
+  const lrs = [...new Set(groups.map((g) => g.lr))];
+  const styles = ['solid', 'dashed', 'dotted'] as const;
   const series = groups.flatMap((g, i) => {
     const points = meanCurve(rows.filter((r) => groupId(r) === g.id), metric);
-    const colour = PALETTE[i % PALETTE.length];
+    const colour = PALETTE[families.indexOf(`${g.backbone}|${g.head}`) % PALETTE.length];
+    const style = styles[lrs.indexOf(g.lr) % styles.length];
     const band = points.filter((p) => p.summary!.ci95);
     const polygon = [...band.map((p) => [p.epoch, floor(p.summary!.ci95![1])]), ...[...band].reverse().map((p) => [p.epoch, floor(p.summary!.ci95![0])])] as [number, number][];
     return [
-      { type: 'line', name: names[i], showSymbol: true, itemStyle: { color: colour }, lineStyle: { width: 2.5 }, data: points.map((p) => [p.epoch, floor(p.summary!.mean)]) },
+      { type: 'line', name: names[i], showSymbol: true, itemStyle: { color: colour }, lineStyle: { width: 2.5, type: style }, data: points.map((p) => [p.epoch, floor(p.summary!.mean)]) },
       ...(band.length > 1
         ? [
             {
