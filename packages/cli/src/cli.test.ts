@@ -118,7 +118,7 @@ describe('headbench params', () => {
     expect(summary(overridden)).toEqual([['mobilenetv2:alpha=0.35', 'flatten', 96, 10, fixture(0.35, 96, 'flatten', 10).headParams]]);
     expect(typo).toMatchObject({
       status: 2,
-      errors: ['headbench: typo.mjs: unknown key "head"; known keys: plugins, backbones, heads, lr, seeds, inputSize, classes, preset, train, val, valSplit, epochs, batchSize, momentum'],
+      errors: ['headbench: typo.mjs: unknown key "head"; known keys: plugins, backbones, heads, lr, seeds, inputSize, classes, preset, train, val, valSplit, test, testSplit, baseline, epochs, batchSize, momentum'],
     });
   });
 });
