@@ -2,6 +2,9 @@ export { tf, NATIVE_BACKEND, runtimeInfo } from '@headbench/engine';
 // Keras layers tfjs lacks, for backbone plugins (each has graph translations in the engine).
 export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D } from '@headbench/engine';
 export { UsageError } from './errors.js';
+export { fileSystemError, explainFileErrors, makeFolder, systemErrorCode } from './files.js';
+export { lockFolder, LOCK_FILE, type FolderLock, type LockInfo } from './lock.js';
+export { openResultsFolder, type OpenResultsOptions, type ResultsFolder } from './results-folder.js';
 export {
   resolveOptions,
   coerceOptionStrings,
@@ -42,6 +45,7 @@ export {
   environment,
   readResults,
   mergeResults,
+  settingDifferences,
   writeFileAtomic,
   withStatistics,
   baselineOf,
@@ -50,6 +54,8 @@ export {
   type Environment,
   type ResultRow,
   type RowStatus,
+  type ResultsMode,
+  type RunRecord,
   type RunResults,
 } from './results.js';
 export { runPlan, writeResults, RESULT_FILES, type RunEvent, type RunOptions, type RunSettings } from './run.js';
