@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf } from '@headbench/engine';
 import { UsageError } from '../errors.js';
+import { explainFileErrors, systemErrorCode } from '../files.js';
+import { checkImageBytes, decodeErrorReason } from './image-check.js';
 import { deriveSeed, seededRandom, shuffledIndices } from '../random.js';
 import { fingerprintOf } from '../stats/correctness.js';
 import type { ImageDataset, LabeledImages, SkippedFile } from './dataset.js';
@@ -23,7 +25,7 @@ interface Listing {
 
 function walkImages(dir: string): string[] {
   const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  for (const entry of explainFileErrors('read folder', dir, () => fs.readdirSync(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...walkImages(full));
     else if (IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(full);
@@ -35,8 +37,7 @@ function walkImages(dir: string): string[] {
 export function listImageFolder(dir: string, role: string): Listing {
   if (!fs.existsSync(dir)) throw new UsageError(`${role} folder ${dir} does not exist`);
   if (!fs.statSync(dir).isDirectory()) throw new UsageError(`${role} folder ${dir} is a file; expected a folder laid out as <folder>/<class>/<image>`);
-  const classes = fs
-    .readdirSync(dir, { withFileTypes: true })
+  const classes = explainFileErrors('read folder', dir, () => fs.readdirSync(dir, { withFileTypes: true }))
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort();
@@ -143,27 +144,44 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
   const skippedSet = new Set<string>();
   const cache = new Map<number, { train: LabeledImages; val: LabeledImages; test?: LabeledImages }>();
 
+  const skip = (file: string, reason: string) => {
+    if (skippedSet.has(file)) return;
+    const entry = { file, reason };
+    skippedSet.add(file);
+    skipped.push(entry);
+    options.onSkip?.(entry);
+  };
+
   const decodeAll = (files: LabeledFile[], inputSize: number, role: string): LabeledImages => {
     const images: tf.Tensor3D[] = [];
     const labels: number[] = [];
     const names: string[] = [];
     for (const { file, label, name: fileName } of files) {
+      if (skippedSet.has(file)) continue;
+      let data: Buffer;
+      try {
+        data = read(file);
+      } catch (error) {
+        skip(file, `it cannot be read (${systemErrorCode(error) ?? 'error'}: ${error instanceof Error ? error.message : String(error)})`);
+        continue;
+      }
+      // What TensorFlow would refuse is refused here, before its decoder prints to stderr.
+      const problem = checkImageBytes(data);
+      if (problem) {
+        skip(file, problem);
+        continue;
+      }
       try {
         images.push(
           tf.tidy(() => {
-            const decoded = tf.node.decodeImage(read(file), 3, 'int32', false) as tf.Tensor3D;
+            const decoded = tf.node.decodeImage(data, 3, 'int32', false) as tf.Tensor3D;
             return tf.image.resizeBilinear(decoded, [inputSize, inputSize], false, true);
           }),
         );
         labels.push(label);
         names.push(`${fileName} ${train.classes[label]}`);
       } catch (error) {
-        if (!skippedSet.has(file)) {
-          const entry = { file, reason: (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'decode failed' };
-          skippedSet.add(file);
-          skipped.push(entry);
-          options.onSkip?.(entry);
-        }
+        skip(file, decodeErrorReason(error));
       }
     }
     const present = new Set(labels);
