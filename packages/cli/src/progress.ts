@@ -11,8 +11,10 @@ export function progressMode(quiet: boolean, stream: NodeJS.WriteStream = proces
 
 export interface Progress {
   onEvent(event: RunEvent): void;
-  /** A line for people (warnings, skipped files) that does not break the bar. */
+  /** A line for people (skipped files) that does not break the bar; nothing when quiet. */
   note(line: string): void;
+  /** A warning that is shown even when quiet (a stale lock taken over, files skipped in all). */
+  warn(line: string): void;
   stop(): void;
 }
 
@@ -21,7 +23,7 @@ export interface Progress {
  * number of combinations gives the bar's total, so its ETA covers the whole run.
  */
 export function createProgress(mode: ProgressMode, stepsPerCombination: number, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (mode === 'quiet') return { onEvent: () => {}, note: () => {}, stop: () => {} };
+  if (mode === 'quiet') return { onEvent: () => {}, note: () => {}, warn: (line) => void stream.write(`${line}\n`), stop: () => {} };
   if (mode === 'json') {
     const emit = (o: object) => stream.write(`${JSON.stringify(o)}\n`);
     return {
@@ -32,6 +34,7 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
         else if (e.type === 'row') emit({ event: 'row', position: e.position, of: e.total, id: e.row.id, status: e.row.status, finalValAccuracy: e.row.finalValAccuracy, error: e.row.error, engines: e.row.engines });
       },
       note: (line) => emit({ event: 'note', message: line }),
+      warn: (line) => emit({ event: 'warning', message: line }),
       stop: () => {},
     };
   }
@@ -74,6 +77,9 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
       }
     },
     note(line) {
+      stream.write(`\n${line}\n`);
+    },
+    warn(line) {
       stream.write(`\n${line}\n`);
     },
     stop: () => bar.stop(),
