@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { tf } from '../runtime.js';
+import { tf } from '@headbench/engine';
 import { seededRandom } from '../random.js';
 import { checkImageBytes, decodeErrorReason } from './image-check.js';
 
@@ -21,7 +21,8 @@ function decodeInChild(files: readonly Uint8Array[]): { ok: boolean; printed: st
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-decode-'));
   try {
     files.forEach((b, i) => fs.writeFileSync(path.join(dir, `${i}`), b));
-    const tfjsNode = createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+    // tfjs-node as the engine package (which depends on it) resolves it.
+    const tfjsNode = createRequire(new URL('../../../engine/package.json', import.meta.url)).resolve('@tensorflow/tfjs-node');
     const script = `
       const tf = require(${JSON.stringify(tfjsNode)});
       const fs = require('fs');
