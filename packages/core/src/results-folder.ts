@@ -45,10 +45,13 @@ function checkEarlier(file: string, options: OpenResultsOptions): RunResults | u
   }
   const earlier = readResults(file);
   const flag = `--${options.mode}`;
+  if (!earlier.runs) {
+    throw new UsageError(`${flag}: ${file} was written by an older headbench that did not record its plan, so it cannot be continued safely; its ${rowsWord(earlier.rows.length)} stay as they are: choose another --out`);
+  }
   const kept = rowsWord(earlier.rows.length);
   const settings = settingDifferences(earlier.config, options.config);
   // --resume continues a plan recorded in the file; --extend may bring any other.
-  const plans = (earlier.runs ?? []).map((r) => r.plan);
+  const plans = earlier.runs.map((r) => r.plan);
   const planDiffers = options.mode === 'resume' && !plans.some((p) => settingDifferences(p, options.plan).length === 0);
   const axes = planDiffers ? settingDifferences(plans.at(-1) ?? {}, options.plan) : [];
   if (settings.length) {

@@ -90,7 +90,7 @@ export function resolveSettings(options: RunCommandOptions, config: HeadbenchCon
   return { ...settings, baseline };
 }
 
-function openDataset(settings: RunPlanSettings, options: RunCommandOptions, config: HeadbenchConfig, note: (line: string) => void): ImageDataset {
+function openDataset(settings: RunPlanSettings, options: RunCommandOptions, config: HeadbenchConfig, cwd: string, note: (line: string) => void): ImageDataset {
   if (options.dataset !== undefined && options.dataset !== 'synthetic') {
     throw new UsageError(`--dataset ${options.dataset}: the only named dataset is "synthetic"; give image folders with --train and --val`);
   }
@@ -103,8 +103,9 @@ function openDataset(settings: RunPlanSettings, options: RunCommandOptions, conf
   }
   if (!settings.train) throw new UsageError('give a dataset: --train <dir> with --val <dir> or --val-split <fraction>, or --dataset synthetic');
   return imageFolderDataset({
-    train: settings.train,
-    ...(settings.val !== undefined ? { val: settings.val } : {}),
+    // Absolute, so that the results name the same folders whatever directory --resume runs in.
+    train: path.resolve(cwd, settings.train),
+    ...(settings.val !== undefined ? { val: path.resolve(cwd, settings.val) } : {}),
     ...(settings.valSplit !== undefined ? { valSplit: settings.valSplit } : {}),
     ...(settings.test !== undefined ? { test: settings.test } : {}),
     ...(settings.testSplit !== undefined ? { testSplit: settings.testSplit } : {}),
@@ -159,7 +160,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
   const progressKind = progressMode(options.quiet ?? false);
   // Files that do not decode are reported while decoding, through the progress display.
   let progress: Progress | undefined;
-  const dataset = openDataset(settings, options, config, (line) => progress?.note(line));
+  const dataset = openDataset(settings, options, config, cwd, (line) => progress?.note(line));
   const bench = options.bench !== false;
   const divergenceLoss = options.divergeLoss ?? RUN_DEFAULTS.divergenceLoss;
   // What every row means, named as the flags: --resume and --extend refuse other values.
