@@ -249,7 +249,7 @@ const cases: Case[] = [
   {
     what: '--out on a full disk (tmpfs of 64 KiB, filled)',
     args: () => ['run', ...SMALL, '--lr', '0.1', '--out', path.join(tmp, 'full', 'r')],
-    message: (a) => `cannot write the lock file ${path.join(out(a), 'headbench.lock')}: no space left on device (ENOSPC); free some space on that disk or write to another one`,
+    message: (a) => `cannot create the lock file ${path.join(out(a), 'headbench.lock')}: no space left on device (ENOSPC); free some space on that disk or write to another one`,
     keeps: out,
     skip: () => fullSkip,
   },
@@ -445,6 +445,7 @@ describe('results only grow, with a lock per folder', () => {
     let first!: import('node:child_process').ChildProcess;
     const running = headbench(['run', ...SMALL, '--images-per-class', '16', '--epochs', '3', '--seed', '1', '--seed', '2', '--seed', '3', '--seed', '4', '--seed', '5', '--out', dir], undefined, (child) => (first = child));
     for (let i = 0; i < 600 && !fs.existsSync(lock); i++) await new Promise((r) => setTimeout(r, 50));
+    // Never seen empty: it is written before it is linked into place.
     const holder = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid: number; startedAt: string; hostname: string };
     expect(holder.pid).toBe(first.pid);
     const [again, resumed] = await Promise.all([

@@ -76,19 +76,47 @@ function describe(info: LockInfo): string {
 }
 
 /**
- * Takes the lock of a results folder: `headbench.lock`, created atomically (O_EXCL) with the
- * pid, host, start time and command line. A second run on the folder is refused with the
- * first's pid and start time; a lock whose process is gone (on this host) is taken over, with a
- * note. The lock is removed by `release` and, failing that, when the process exits.
+ * Creates `file` holding `content`, or fails with EEXIST, atomically: the content is written to
+ * a file of this process and hard-linked into place, so no other process ever reads the lock
+ * empty. Where hard links are not supported, O_EXCL creation and a write.
+ */
+function createWithContent(file: string, content: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, content);
+    fs.linkSync(tmp, file);
+    return;
+  } catch (error) {
+    const code = systemErrorCode(error);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw error;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  const fd = fs.openSync(file, 'wx');
+  try {
+    fs.writeFileSync(fd, content);
+  } catch (error) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw error;
+  }
+  fs.closeSync(fd);
+}
+
+/**
+ * Takes the lock of a results folder: `headbench.lock`, created atomically with the pid, host,
+ * start time and command line in it. A second run on the folder is refused with the first's pid
+ * and start time; a lock whose process is gone (on this host) is taken over, with a note. The
+ * lock is removed by `release` and, failing that, when the process exits.
  */
 export function lockFolder(dir: string, argv: readonly string[]): FolderLock {
   const file = path.join(dir, LOCK_FILE);
   const info: LockInfo = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), argv: [...argv], cwd: process.cwd() };
   let note: string | undefined;
+  const content = `${JSON.stringify(info, null, 2)}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
     try {
-      fd = fs.openSync(file, 'wx');
+      createWithContent(file, content);
     } catch (error) {
       if (systemErrorCode(error) !== 'EEXIST') throw fileSystemError(error, 'create the lock file', file) ?? error;
       const holder = readLock(file);
@@ -112,14 +140,6 @@ export function lockFolder(dir: string, argv: readonly string[]): FolderLock {
       }
       continue;
     }
-    try {
-      fs.writeFileSync(fd, `${JSON.stringify(info, null, 2)}\n`);
-    } catch (error) {
-      fs.closeSync(fd);
-      fs.rmSync(file, { force: true });
-      throw fileSystemError(error, 'write the lock file', file) ?? error;
-    }
-    fs.closeSync(fd);
     let held = true;
     const release = () => {
       if (!held) return;
