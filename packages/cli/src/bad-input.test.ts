@@ -349,7 +349,7 @@ const cases: Case[] = [
     as: noPermissionAs,
   },
   { what: 'the seed preset without data', args: () => ['run', '--preset', 'seed', '--quiet'], message: () => 'the seed preset trains on your images: give --train <dir> with --val <dir> or --val-split <fraction>' },
-  { what: 'an unknown preset', args: () => ['run', '--preset', 'nightly-x', '--quiet'], message: () => 'unknown preset "nightly-x"; presets: default, seed, nightly' },
+  { what: 'an unknown preset', args: () => ['run', '--preset', 'nightly-x', '--quiet'], message: () => 'unknown preset "nightly-x"; presets: default, seed, backbones, nightly' },
   { what: 'an unknown --dataset', args: () => ['run', '--dataset', 'imagenet'], message: () => "option '--dataset <name>' argument 'imagenet' is invalid. Allowed choices are synthetic." },
 
   // Options.
@@ -432,8 +432,10 @@ describe.concurrent('bad input through the command line', () => {
       const before = keep ? [sha(json(keep)), leftovers(keep)] : undefined;
       const r = await headbench(args, undefined, undefined, { timeoutMs: 60_000, ...c.as?.() });
       expectOneLine(r, c.status ?? 2, c.message(args), c.what);
-      // Byte for byte as it was, and nothing left behind (a lock that was there stays).
+      // Byte for byte as it was, and nothing left behind (a lock that was there stays; a folder
+      // the command made for nothing is removed).
       if (keep) expect([sha(json(keep)), leftovers(keep)]).toEqual(before);
+      if (args.includes('--out') && /never-\d+$/.test(out(args))) expect(fs.existsSync(out(args))).toBe(false);
     });
   }
 });

@@ -88,10 +88,10 @@ function statOrCode(p: string, target: string): fs.Stats | string {
 
 /**
  * `mkdir -p`, one folder at a time from the nearest existing one down, so every failure names
- * the folder that could not be made and nothing loops. (Node's recursive mkdir retries forever
+ * the folder that could not be made and nothing loops. Returns the folders it made, outermost first. (Node's recursive mkdir retries forever
  * where mkdir says ENOENT although the parent exists, as under /proc.)
  */
-export function makeFolder(dir: string): void {
+export function makeFolder(dir: string): string[] {
   const target = path.resolve(dir);
   const missing: string[] = [];
   for (let at = target; ; at = path.dirname(at)) {
@@ -104,9 +104,11 @@ export function makeFolder(dir: string): void {
     if (path.dirname(at) === at) throw new UsageError(`cannot create folder ${target}: its root ${at} does not exist`);
     missing.push(at);
   }
+  const made: string[] = [];
   for (const folder of missing.reverse()) {
     try {
       fs.mkdirSync(folder);
+      made.push(folder);
     } catch (error) {
       const code = systemErrorCode(error);
       // Made meanwhile by another process: fine.
@@ -121,6 +123,7 @@ export function makeFolder(dir: string): void {
       throw fileSystemError(error, 'create folder', folder) ?? error;
     }
   }
+  return made;
 }
 
 /**

@@ -73,16 +73,37 @@ function checkEarlier(file: string, options: OpenResultsOptions): RunResults | u
  */
 export function openResultsFolder(options: OpenResultsOptions): ResultsFolder {
   const outDir = path.resolve(options.outDir);
-  makeFolder(outDir);
-  const lock = lockFolder(outDir, options.argv ?? []);
+  const made = makeFolder(outDir);
+  // Folders this made that are still empty when the lock goes (nothing was written) go too.
+  const removeEmpty = () => {
+    for (const folder of made.reverse()) {
+      try {
+        fs.rmdirSync(folder);
+      } catch {
+        return;
+      }
+    }
+  };
+  let lock: FolderLock;
+  try {
+    lock = lockFolder(outDir, options.argv ?? []);
+  } catch (error) {
+    removeEmpty();
+    throw error;
+  }
+  const release = () => {
+    lock.release();
+    removeEmpty();
+    made.length = 0;
+  };
   try {
     const jsonFile = path.join(outDir, RESULT_FILES.json);
     const earlier = checkEarlier(jsonFile, options);
     const notes = lock.note ? [lock.note] : [];
     if (!earlier && options.mode !== 'new') notes.push(`--${options.mode}: ${outDir} has no results yet; the run starts there`);
-    return { outDir, jsonFile, mode: options.mode, ...(earlier ? { earlier } : {}), lock, notes, release: lock.release };
+    return { outDir, jsonFile, mode: options.mode, ...(earlier ? { earlier } : {}), lock, notes, release };
   } catch (error) {
-    lock.release();
+    release();
     throw error;
   }
 }
