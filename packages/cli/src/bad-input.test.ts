@@ -348,6 +348,18 @@ const cases: Case[] = [
     message: () => `cannot read folder ${path.join(tmp, 'unreadable', 'b')}: permission denied (EACCES); make it readable (chmod) or run as a user who may read it`,
     as: noPermissionAs,
   },
+  {
+    what: 'test classes that differ from train',
+    args: () => ['run', '--train', imageFolder('t2', { a: 2, b: 2 }), '--val', imageFolder('v2', { a: 2, b: 2 }), '--test', imageFolder('x2', { a: 2, d: 2 }), ...SMALL.slice(6), '--out', path.join(tmp, 'never-11')],
+    message: () => `the classes of ${path.join(tmp, 'x2')} differ from those of ${path.join(tmp, 't2')} (missing in test: b; only in test: d); both folders need the same class sub-folders`,
+  },
+  { what: 'both a test folder and a test split', args: () => ['run', '--test', tmp, '--test-split', '0.2', '--quiet', '--out', path.join(tmp, 'never-12')], message: () => 'give either --test <dir> or --test-split <fraction>, not both' },
+  { what: 'a test split that is no fraction', args: () => ['run', '--test-split', '1.5'], message: () => "option '--test-split <fraction>' argument '1.5' is invalid. expected a fraction between 0 and 1, e.g. 0.2" },
+  {
+    what: 'a baseline that is not a head of the run',
+    args: () => ['run', ...SMALL, '--head', 'gap', '--baseline', 'flatten', '--out', path.join(tmp, 'never-13')],
+    message: () => "--baseline flatten: the baseline must be one of the run's heads (gap); add it with --head flatten or pick one of those",
+  },
   { what: 'the seed preset without data', args: () => ['run', '--preset', 'seed', '--quiet'], message: () => 'the seed preset trains on your images: give --train <dir> with --val <dir> or --val-split <fraction>' },
   { what: 'an unknown preset', args: () => ['run', '--preset', 'nightly-x', '--quiet'], message: () => 'unknown preset "nightly-x"; presets: default, seed, backbones, nightly' },
   { what: 'an unknown --dataset', args: () => ['run', '--dataset', 'imagenet'], message: () => "option '--dataset <name>' argument 'imagenet' is invalid. Allowed choices are synthetic." },
