@@ -5,7 +5,7 @@
 // Usage: node timing.mjs <alpha> <size> <gap|flatten> [batch] [samples]
 import { performance } from 'node:perf_hooks';
 import { composeModel, median, tf } from '@headbench/core';
-import { compileInference, createTrainStep, sgdOptimizer } from '@headbench/engine';
+import { compileInference, createTrainStep, sgdConfig } from '@headbench/engine';
 import * as backbones from '@headbench/backbones';
 import { flatten } from '@headbench/heads-flatten';
 import { gap } from '@headbench/heads-gap';
@@ -28,8 +28,8 @@ const { model } = await composeModel(backbone(),  head, { inputSize: Number(size
 const x = tf.randomUniform([B, Number(size), Number(size), 3], -1, 1, 'float32', 1);
 const x1 = x.slice([0, 0, 0, 0], [1, -1, -1, -1]);
 const y = tf.tensor1d(Int32Array.from({ length: B }, (_, i) => i % classes), 'int32');
-const optimizer = sgdOptimizer(0.01, 0);
-const step = createTrainStep(model, optimizer, classes);
+const stepConfig = sgdConfig(0.01, 0);
+const step = createTrainStep(model, stepConfig, classes);
 const inference = await compileInference(model);
 const predict = (input) => async () => {
   const out = inference.predict(input);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileInference, createTrainStep, sgdOptimizer } from '@headbench/engine';
+import { compileInference, createTrainStep, sgdConfig } from '@headbench/engine';
 import { composeModel, defineHead, tf, type BackbonePlugin } from '@headbench/core';
 import { efficientnetb0, mobilenetv3large, mobilenetv3small, resnet50, resnet50v2 } from './index.js';
 
@@ -65,7 +65,7 @@ describe.each(BACKBONES)('%s on the graph engine', (_name, make) => {
     setDropRates(model, 1e-9); // keep = 1 - 1e-9 rounds to 1 in float32: never drops
     const start = snapshot(model);
     const { x, y } = batch(plugin, 4);
-    const graph = createTrainStep(model, sgdOptimizer(0.05, 0), CLASSES, { seed: 1 });
+    const graph = createTrainStep(model, { ...sgdConfig(0.05), seed: 1 }, CLASSES);
     const g = await graph(x, y);
     expect(graph.engine, JSON.stringify(graph.engine)).toEqual({ engine: 'graph' });
     const afterGraph = snapshot(model);
@@ -95,7 +95,7 @@ describe('stochastic depth in the training graph (EfficientNetB0)', () => {
     const { x, y } = batch(plugin, 8);
     const run = async (seed: number) => {
       restore(model, start);
-      const step = createTrainStep(model, sgdOptimizer(0.05, 0), CLASSES, { seed });
+      const step = createTrainStep(model, { ...sgdConfig(0.05), seed }, CLASSES);
       const { loss } = await step(x, y);
       expect(step.engine).toEqual({ engine: 'graph' });
       return { loss, weights: snapshot(model) };

@@ -20,7 +20,7 @@ import { H5_FIXTURE_DIR, KERAS_DIR } from './testing/fixtures.js';
 
 process.env['TF_ENABLE_ONEDNN_OPTS'] = '0';
 const { composeModel, defineHead, tf } = await import('@headbench/core');
-const { accelerationEnabled, createTrainStep, setAcceleration, sgdOptimizer } = await import('@headbench/engine');
+const { accelerationEnabled, createTrainStep, setAcceleration, sgdConfig } = await import('@headbench/engine');
 const { mobilenetv2 } = await import('./mobilenetv2.js');
 const { namedWeights } = await import('./weights/assign.js');
 const { loadKerasH5 } = await import('./weights/keras-h5.js');
@@ -79,14 +79,13 @@ async function ourStep(): Promise<{ loss: number; before: Weight[]; after: Weigh
   const before = snapshot(model);
   const x = tf.tensor4d(new Float32Array(readBin('input.bin')), [meta.labels.length, size, size, 3]);
   const y = tf.tensor1d(new Int32Array(readBin('labels.bin')), 'int32');
-  const optimizer = sgdOptimizer(0.1, 0);
-  const step = createTrainStep(model, optimizer, classes);
+  const stepConfig = sgdConfig(0.1, 0);
+  const step = createTrainStep(model, stepConfig, classes);
   const { loss } = await step(x, y);
   const after = snapshot(model);
   const engine = step.engine?.engine;
   step.dispose();
   tf.dispose([x, y]);
-  optimizer.dispose();
   model.dispose();
   return { loss, before, after, engine };
 }

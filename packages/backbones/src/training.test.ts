@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { composeModel, defineHead, tf } from '@headbench/core';
-import { createTrainStep, sgdOptimizer } from '@headbench/engine';
+import { createTrainStep, sgdConfig } from '@headbench/engine';
 import { mobilenetv2 } from './mobilenetv2.js';
 import { H5_FIXTURE_DIR } from './testing/fixtures.js';
 
@@ -60,8 +60,8 @@ describe('training through the backbone', () => {
     const dense = model.layers[model.layers.length - 1];
     const headBefore = dense?.getWeights()[0]?.dataSync().slice();
     const before = base();
-    const optimizer = sgdOptimizer(0.1, 0);
-    const step = createTrainStep(model, optimizer, 3);
+    const stepConfig = sgdConfig(0.1, 0);
+    const step = createTrainStep(model, stepConfig, 3);
     const x = tf.randomUniform([4, 64, 64, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
     const y = tf.tensor1d([0, 1, 2, 1], 'int32');
     await step(x, y);
@@ -69,7 +69,6 @@ describe('training through the backbone', () => {
     expect(base()).toEqual(before);
     expect(dense?.getWeights()[0]?.dataSync()).not.toEqual(headBefore);
     step.dispose();
-    optimizer.dispose();
     tf.dispose([x, y]);
     dispose();
   });

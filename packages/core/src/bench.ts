@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
 import { median } from './stats/index.js';
-import { compileInference, createTrainStep, sgdOptimizer, tf } from '@headbench/engine';
+import { compileInference, createTrainStep, sgdConfig, tf } from '@headbench/engine';
 
 /** What tinybench measured for one task, in its own field names (milliseconds). */
 export interface TaskTiming {
@@ -103,8 +103,8 @@ export async function benchModel(model: tf.LayersModel, options: ModelBenchOptio
   const x = tf.randomUniform([batchSize, inputSize, inputSize, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
   const x1 = x.slice([0, 0, 0, 0], [1, inputSize, inputSize, 3]);
   const y = tf.tensor1d(Int32Array.from({ length: batchSize }, (_, i) => i % classes), 'int32');
-  const optimizer = sgdOptimizer(lr, 0);
-  const step = createTrainStep(model, optimizer, classes);
+  const stepConfig = sgdConfig(lr, 0);
+  const step = createTrainStep(model, stepConfig, classes);
   const predict = (input: tf.Tensor4D) => async () => {
     const out = inference.predict(input);
     await out.data();
@@ -128,7 +128,6 @@ export async function benchModel(model: tf.LayersModel, options: ModelBenchOptio
     };
   } finally {
     step.dispose();
-    optimizer.dispose();
     inference.dispose();
     tf.dispose([x, x1, y]);
   }

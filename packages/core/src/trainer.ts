@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { compileInference, createTrainStep, sgdOptimizer, tf, type InferenceModel } from '@headbench/engine';
+import { compileInference, createTrainStep, sgdConfig, tf, type InferenceModel } from '@headbench/engine';
 import { UsageError } from './errors.js';
 import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
 import type { LabeledImages } from './data/dataset.js';
@@ -151,8 +151,7 @@ export function sgdTrainer(): Trainer {
       if (!(lr > 0)) throw new UsageError(`learning rate must be > 0, got ${lr}`);
       if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
       if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
-      const optimizer = sgdOptimizer(lr, momentum);
-      const trainStep = createTrainStep(model, optimizer, data.classes, { seed: deriveSeed(seed, 'train step') });
+      const trainStep = createTrainStep(model, { ...sgdConfig(lr, momentum), seed: deriveSeed(seed, 'train step') }, data.classes);
       const inference = await compileInference(model);
       const n = data.train.labels.length;
       const steps = Math.ceil(n / batchSize);
@@ -225,7 +224,6 @@ export function sgdTrainer(): Trainer {
         };
       } finally {
         trainStep.dispose();
-        optimizer.dispose();
         inference.dispose();
       }
     },

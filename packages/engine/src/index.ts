@@ -5,14 +5,33 @@ export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './
 export { kernelFixes } from './kernel-fixes.js';
 export { multiplyAdds } from './multiply-adds.js';
 export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D, NORMALIZATION_EPSILON } from './layers.js';
-export { createTrainStep, sgdOptimizer, type TrainStep } from './step.js';
+export { createTrainStep, sgdConfig, type TrainStep, type TrainStepConfig } from './step.js';
+export {
+  optimizerTranslators,
+  resolveOptimizer,
+  applyOptimizer,
+  clipByNorm,
+  type Ops,
+  type OptimizerOptions,
+  type OptimizerSpec,
+  type OptimizerTranslator,
+  type ResolvedOptimizer,
+  type UpdateArgs,
+  type UpdateResult,
+} from './optimizers.js';
+export { eagerOps } from './eager-ops.js';
+export { graphOps } from './graph/ops.js';
+export { augmentImages, buildAugmentGraph, type AugmentOptions, type AugmentGraph } from './graph/augment.js';
 export { compileInference, type InferenceModel } from './graph/inference.js';
-export { trainTranslators, buildTrainGraph, type TrainTranslator } from './graph/train.js';
+export { loadGraph, type GraphSession } from './graph/session.js';
+export { trainTranslators, buildTrainGraph, type TrainTranslator, type TrainGraph, type TrainGraphOptions } from './graph/train.js';
 export {
   layerTranslators,
   buildInferenceGraph,
+  seedKey,
   UnsupportedLayerError,
   type LayerTranslator,
   type LayerContext,
   type GraphBuilder,
+  type GraphTensor,
 } from './graph/translate.js';

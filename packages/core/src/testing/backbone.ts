@@ -1,7 +1,7 @@
 import { composeModel } from '../compose.js';
 import { defineHead } from '../define.js';
 import type { Backbone, BackbonePlugin, FeatureShape } from '../plugin.js';
-import { createTrainStep, sgdOptimizer, tf } from '@headbench/engine';
+import { createTrainStep, sgdConfig, tf } from '@headbench/engine';
 import { allFinite, checkMeta, checkOptions, ConformanceError, fail, formatShape, isUsageError, make, maxDifference, messageOf, runChecks, type Check, type FactoryOf } from './shared.js';
 
 /**
@@ -199,9 +199,9 @@ export async function checkBackboneNoLeak(factory: FactoryOf<BackbonePlugin>, op
   const raw = images(2, size);
   const x = r.backbone.preprocess(raw);
   const y = tf.tensor1d([0, 2], 'int32');
-  const optimizer = sgdOptimizer(0.01, 0);
+  const stepConfig = sgdConfig(0.01, 0);
   const counts: number[] = [];
-  const step = createTrainStep(model, optimizer, 3);
+  const step = createTrainStep(model, stepConfig, 3);
   try {
     for (let i = 0; i < steps; i++) {
       const { loss } = await step(x, y).catch((error: unknown) => fail(r.subject, check, `SGD step ${i + 1} threw: ${messageOf(error)}`));
@@ -211,7 +211,6 @@ export async function checkBackboneNoLeak(factory: FactoryOf<BackbonePlugin>, op
   } finally {
     step.dispose();
     tf.dispose(x === raw ? [raw, y] : [raw, x, y]);
-    optimizer.dispose();
     model.dispose();
   }
   const first = counts[0] as number;

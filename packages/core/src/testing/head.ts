@@ -1,6 +1,6 @@
 import { countParams } from '../compose.js';
 import type { FeatureShape, HeadPlugin } from '../plugin.js';
-import { accelerationEnabled, compileInference, createTrainStep, sgdOptimizer, setAcceleration, tf } from '@headbench/engine';
+import { accelerationEnabled, compileInference, createTrainStep, sgdConfig, setAcceleration, tf } from '@headbench/engine';
 import {
   allFinite,
   checkMeta,
@@ -267,9 +267,9 @@ export async function checkHeadNoLeak(factory: FactoryOf<HeadPlugin>, options?: 
   const y = tf.tensor1d([0, 1, 2, 0], 'int32');
   const { input, logits } = buildOn(r, check, featureShape, classes);
   const model = modelOf(r, check, input, logits, 'training');
-  const optimizer = sgdOptimizer(0.01, 0);
+  const stepConfig = sgdConfig(0.01, 0);
   const counts: number[] = [];
-  const step = createTrainStep(model, optimizer, classes);
+  const step = createTrainStep(model, stepConfig, classes);
   try {
     for (let i = 0; i < steps; i++) {
       const { loss } = await step(x as tf.Tensor4D, y as tf.Tensor1D).catch((error: unknown) => fail(r.subject, check, `SGD step ${i + 1} threw: ${messageOf(error)}`));
@@ -279,7 +279,6 @@ export async function checkHeadNoLeak(factory: FactoryOf<HeadPlugin>, options?: 
   } finally {
     step.dispose();
     model.dispose();
-    optimizer.dispose();
     tf.dispose([x, y]);
   }
   const first = counts[0] as number;
@@ -414,14 +413,13 @@ export async function checkHeadTrainingGraph(factory: FactoryOf<HeadPlugin>, opt
     const model = modelOf(r, check, input, logits, 'training');
     if (start) tf.tidy(() => model.setWeights(model.weights.map((w, i) => tf.tensor(start![i]!, w.shape as number[]))));
     else start = model.weights.map((w) => w.read().dataSync() as Float32Array);
-    const optimizer = sgdOptimizer(0.1, 0);
-    const step = createTrainStep(model, optimizer, classes);
+    const stepConfig = sgdConfig(0.1, 0);
+    const step = createTrainStep(model, stepConfig, classes);
     try {
       const { loss } = await step(x, y).catch((error: unknown) => fail(r.subject, check, `an SGD step threw: ${messageOf(error)}`));
       return { loss, engine: step.engine, weights: model.weights.map((w) => ({ name: w.originalName, values: Array.from(w.read().dataSync()) })) };
     } finally {
       step.dispose();
-      optimizer.dispose();
       model.dispose();
     }
   };

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { setAcceleration } from '../accelerate.js';
 import { tf } from '../runtime.js';
-import { createTrainStep, sgdOptimizer } from '../step.js';
+import { createTrainStep, sgdConfig } from '../step.js';
 import { compileInference } from './inference.js';
 import { encodeSavedModel } from './saved-model.js';
 import { buildInferenceGraph } from './translate.js';
@@ -64,14 +64,14 @@ describe('inference as one TensorFlow graph', () => {
     const x = tf.randomNormal([8, 16, 16, 3], 0, 2, 'float32', 2) as tf.Tensor4D;
     const y = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32');
     const before = inference.predict(x);
-    const optimizer = sgdOptimizer(0.5, 0);
-    await createTrainStep(model, optimizer, 4)(x, y);
+    const step = createTrainStep(model, sgdConfig(0.5), 4);
+    await step(x, y);
+    step.dispose();
     const eager = model.predict(x) as tf.Tensor;
     const graph = inference.predict(x);
     expect(maxAbsDiff(graph, before)).toBeGreaterThan(1e-3);
     expect(maxAbsDiff(graph, eager)).toBeLessThan(1e-5);
     tf.dispose([x, y, before, eager, graph]);
-    optimizer.dispose();
     inference.dispose();
     model.dispose();
   });

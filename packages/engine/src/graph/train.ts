@@ -1,5 +1,8 @@
 import { kernelFixes, transposedConvLayout } from '../kernel-fixes.js';
+import { applyOptimizer, resolveOptimizer, type OptimizerSpec } from '../optimizers.js';
 import { tf } from '../runtime.js';
+import { augmentImages, augments, seedInputs, type AugmentOptions } from './augment.js';
+import { graphOps } from './ops.js';
 import { DT_BOOL, DT_FLOAT, DT_INT32, type NodeDef, type Signature } from './saved-model.js';
 import {
   bytes,
@@ -20,14 +23,15 @@ import {
 } from './translate.js';
 
 /**
- * One SGD training step of a tfjs-layers model as a TensorFlow graph: the forward pass in
- * training mode, sparse softmax cross-entropy on the logits, the backward pass written out layer
- * by layer with TensorFlow's gradient kernels (as TensorFlow's own gradient registry would),
- * and the updated weights and BatchNorm moving statistics as outputs. The caller feeds the
- * images, labels, learning rate and every weight, and assigns the outputs back to the
- * variables: one session run per step instead of a thousand eager ops.
+ * One training step of a tfjs-layers model as a TensorFlow graph: optional augmentation of the
+ * batch, the forward pass in training mode, softmax cross-entropy on the logits, the backward pass
+ * written out layer by layer with TensorFlow's gradient kernels (as TensorFlow's own gradient
+ * registry would), the optimiser's update (optimizers.ts) and the updated weights, optimiser
+ * state and BatchNorm moving statistics as outputs. The caller feeds the images, labels, learning
+ * rate, step count, seeds, every weight and the optimiser's state, and assigns the outputs back
+ * to the variables: one session run per step instead of a thousand eager ops.
  *
- * Semantics are tfjs-layers' and Keras': the mean loss over the batch, `w -= lr * grad` for
+ * Semantics are tfjs-layers' and Keras': the mean loss over the batch, the optimiser's rule for
  * every trainable weight, training-mode BatchNorm normalising with the batch statistics and
  * moving them by `moving -= (moving - batch) * (1 - momentum)` with the biased batch variance,
  * and a BatchNorm layer that is not trainable normalising with its moving statistics (Keras'
@@ -287,8 +291,8 @@ const reshapeBack = sameForward((layer, { graph: g, inputShapes }, _out, dy) => 
 /**
  * Dropout at rate 0, or with a per-sample noise shape ([null, 1, 1, 1]: EfficientNet's stochastic
  * depth, which drops a block's whole residual branch per image): x * floor(u + keep) / keep with u
- * uniform from a stateless random op, seeded by the step's fed seed and the layer's position, so a
- * step is reproducible from its seed. Element-wise dropout stays eager: its masks are as large as
+ * uniform from a stateless random op drawing from the layer's own fed seed stream
+ * (`GraphBuilder.seed`), so a step is reproducible from its seed. Element-wise dropout stays eager: its masks are as large as
  * the activations, and the kit's graph-against-eager check could not compare them.
  */
 const dropout: TrainTranslator = (layer, context) => {
@@ -303,22 +307,11 @@ const dropout: TrainTranslator = (layer, context) => {
   const x = inputs[0]!;
   const keep = 1 - rate;
   const batch = g.op('Slice', `${n}/batch`, [g.op('Shape', `${n}/shape`, [x], { T, out_type: { type: DT_INT32 } }), g.constInt(`${n}/batch_begin`, [0]), g.constInt(`${n}/batch_size`, [1])], { T: { type: DT_INT32 }, Index: { type: DT_INT32 } });
-  const seed = g.op('AddV2', `${n}/seed`, [g.stepSeed(), g.constInt(`${n}/seed_offset`, [0, dropoutLayers.next(g)])], { T: { type: DT_INT32 } });
-  const u = g.op('StatelessRandomUniform', `${n}/uniform`, [batch, seed], { dtype: T, T: { type: DT_INT32 }, Tseed: { type: DT_INT32 } });
+  const u = g.randomUniform(`${n}/uniform`, batch, g.seed(`${n}/drop`));
   const kept = g.unary('Floor', `${n}/kept`, g.binary('AddV2', `${n}/u_plus_keep`, u, g.constFloat(`${n}/keep`, keep)));
   const mask = g.reshape(`${n}/mask`, g.binary('Mul', `${n}/scaled`, kept, g.constFloat(`${n}/inv_keep`, 1 / keep)), [-1, ...Array<number>(rank - 1).fill(1)]);
   const output = g.binary('Mul', n, x, mask);
   return { output, backward: (dy) => ({ inputs: [g.binary('Mul', `${n}/grad`, dy, mask)], weights: [] }) };
-};
-
-/** Numbers the random layers of each graph, so each draws its own numbers from the step's seed. */
-const dropoutLayers = {
-  counts: new WeakMap<GraphBuilder, number>(),
-  next(g: GraphBuilder): number {
-    const i = (this.counts.get(g) ?? 0) + 1;
-    this.counts.set(g, i);
-    return i;
-  },
 };
 
 /** Keras' Rescaling: the input gradient is dy * scale (summed over nothing: scale broadcasts). */
@@ -380,39 +373,52 @@ export const trainTranslators: Record<string, TrainTranslator> = {
 export interface TrainGraph {
   nodes: NodeDef[];
   signature: Signature;
-  /** Fed besides `input`, `labels` and `lr`: signature input `w<i>` takes `feeds[i].read()`. */
+  /** Fed besides `input`, `labels`, `lr` (and `step`): signature input `w<i>` takes `feeds[i].read()`. */
   feeds: tf.LayerVariable[];
   /** Signature output `u<i>` is the new value of `updates[i]`. */
   updates: tf.LayerVariable[];
   /**
-   * With momentum: the trainable weights that have an accumulator, in order; signature input
-   * `a<i>` takes its accumulator and output `m<i>` is the accumulator's new value.
+   * The optimiser's state: signature input `s<k>` takes slot `slots[k]` (zeros at first) and
+   * output `n<k>` is its new value.
    */
-  accumulated: tf.LayerVariable[];
-  /** Whether the graph draws random numbers: then signature input `seed` (int32 [2]) takes a new seed every step. */
-  seeded: boolean;
+  slots: { variable: tf.LayerVariable; slot: string }[];
+  /** Whether signature input `step` (the 1-based count of updates, float32) is fed. */
+  fedStep: boolean;
+  /** Stream names of the fed seeds: signature input `seed<i>` takes `[seedKey(seed, seeds[i]), step - 1]`. */
+  seeds: string[];
 }
 
 export interface TrainGraphOptions {
-  /** SGD momentum as tfjs' MomentumOptimizer applies it (not Nesterov): a = m * a + grad; w -= lr * a. */
-  momentum?: number;
+  /** The update rule and Keras' weight decay and clipping (default: plain SGD). */
+  optimizer?: OptimizerSpec;
+  /**
+   * Keras' `CategoricalCrossentropy(label_smoothing)`: the one-hot labels become
+   * `y * (1 - s) + s / classes` (default 0, sparse cross-entropy).
+   */
+  labelSmoothing?: number;
+  /** Random flips and zooms of each batch, as graph ops (default none). */
+  augment?: AugmentOptions;
 }
 
 /** The training step of `model` for `classes` classes as a graph; throws UnsupportedLayerError. */
-export function buildTrainGraph(model: tf.LayersModel, classes: number, { momentum = 0 }: TrainGraphOptions = {}): TrainGraph {
+export function buildTrainGraph(model: tf.LayersModel, classes: number, options: TrainGraphOptions = {}): TrainGraph {
+  const optimizer = resolveOptimizer(options.optimizer ?? { name: 'sgd' });
+  const smoothing = options.labelSmoothing ?? 0;
+  if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`label smoothing must be in [0, 1), got ${smoothing}`);
   const { input, output } = singleInputOutput(model);
   const trainableSet = new Set(model.trainableWeights);
   const g = new GraphBuilder();
   const x = g.placeholder('input', input.shape);
   const labels = g.op('Placeholder', 'labels', [], { dtype: { type: DT_INT32 }, shape: { shape: { dim: [{ size: -1 }] } } });
   const lr = g.placeholder('lr', []);
+  const images = augments(options.augment) ? augmentImages(g, x, input.shape, options.augment ?? {}) : x;
 
   /** Each layer call in forward order, with what its backward pass needs. */
   const steps: { translated: Translated; inputs: tf.SymbolicTensor[]; output: tf.SymbolicTensor }[] = [];
   /** Whether a tensor depends on a trainable weight (and so passes gradients back). */
   const needsGrad = new Map<number, boolean>([[input.id, false]]);
   const updates: [tf.LayerVariable, GraphTensor][] = [];
-  const logits = translateCalls(output, new Map([[input.id, x]]), (call, inputs) => {
+  const logits = translateCalls(output, new Map([[input.id, images]]), (call, inputs) => {
     const { layer } = call;
     const translate = trainTranslators[layer.getClassName()];
     if (!translate) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has no translation into the training graph');
@@ -426,8 +432,16 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number, { moment
     throw new UnsupportedLayerError(model.name, model.getClassName(), `outputs ${JSON.stringify(output.shape)}, not [batch, ${classes}] logits`);
   }
 
-  // Loss and accuracy.
-  const ce = g.op('SparseSoftmaxCrossEntropyWithLogits', 'cross_entropy', [logits, labels], { T, Tlabels: { type: DT_INT32 } });
+  // Loss and accuracy: sparse cross-entropy, or with smoothing Keras' dense one on smoothed one-hot labels.
+  let ce: GraphTensor;
+  if (smoothing > 0) {
+    const off = Math.fround(smoothing / classes);
+    const on = Math.fround(Math.fround(1 - smoothing) + off);
+    const target = g.op('OneHot', 'labels_smoothed', [labels, g.constInt('class_count', [classes], []), g.scalar(on), g.scalar(off)], { T, TI: { type: DT_INT32 }, axis: { i: -1 } });
+    ce = g.op('SoftmaxCrossEntropyWithLogits', 'cross_entropy', [logits, target], { T });
+  } else {
+    ce = g.op('SparseSoftmaxCrossEntropyWithLogits', 'cross_entropy', [logits, labels], { T, Tlabels: { type: DT_INT32 } });
+  }
   const loss = g.reduce('Mean', 'loss', `${ce}:0`, [0], false);
   const batch = g.op('Cast', 'batch_size', [g.op('Size', 'labels_size', [labels], { T: { type: DT_INT32 }, out_type: { type: DT_INT32 } })], { SrcT: { type: DT_INT32 }, DstT: T, Truncate: { b: false } });
   const predicted = g.op('ArgMax', 'predicted', [logits, g.constInt('class_axis', [1], [])], { T, Tidx: { type: DT_INT32 }, output_type: { type: DT_INT32 } });
@@ -452,39 +466,50 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number, { moment
     for (const [v, d] of back.weights) weightGrads.set(v, [...(weightGrads.get(v) ?? []), d]);
   }
 
-  // SGD: w - lr * grad (or w - lr * a, a = m * a + grad), for every trainable weight; then the
-  // moving statistics.
+  // The optimiser, for every trainable weight (optimizers.ts: clipping, weight decay, the rule),
+  // its slots fed in and returned; then the moving statistics.
+  const { translator } = optimizer;
+  const stepCount = translator.prepare ? g.placeholder('step', []) : undefined;
+  const shared = stepCount && translator.prepare ? translator.prepare(graphOps(g, `optimizer/${optimizer.name}`), lr, stepCount, optimizer.options) : {};
+  const slotNames = translator.slots(optimizer.options);
   const newValues: [tf.LayerVariable, GraphTensor][] = [];
-  const accumulators: { placeholder: GraphTensor; next: GraphTensor; variable: tf.LayerVariable }[] = [];
-  const m = momentum > 0 ? g.constFloat('momentum', momentum) : undefined;
+  const slots: { placeholder: GraphTensor; next: GraphTensor; variable: tf.LayerVariable; slot: string }[] = [];
   for (const v of model.trainableWeights) {
     const parts = weightGrads.get(v);
     if (!parts) throw new UnsupportedLayerError(model.name, model.getClassName(), `got no gradient for trainable weight ${v.originalName}`);
-    let step = parts.length === 1 ? parts[0]! : g.op('AddN', `${v.originalName}/grad_sum`, parts, { T, N: { i: parts.length } });
-    if (m) {
-      const placeholder = g.placeholder(`a${accumulators.length}`, v.shape);
-      step = g.binary('AddV2', `${v.originalName}/accumulation`, g.binary('Mul', `${v.originalName}/decayed`, placeholder, m), step);
-      accumulators.push({ placeholder, next: step, variable: v });
-    }
-    newValues.push([v, g.binary('Sub', `${v.originalName}/sgd`, g.weight(v), g.binary('Mul', `${v.originalName}/sgd_step`, step, lr))]);
+    const grad = parts.length === 1 ? parts[0]! : g.op('AddN', `${v.originalName}/grad_sum`, parts, { T, N: { i: parts.length } });
+    const state = slotNames.map((slot) => g.placeholder(`s${slots.length}_${slot}`, v.shape));
+    const next = applyOptimizer(graphOps(g, `${v.originalName}/${optimizer.name}`), optimizer, { weight: g.weight(v), grad, slots: state, lr, shared });
+    newValues.push([v, next.weight]);
+    slotNames.forEach((slot, k) => slots.push({ placeholder: state[k]!, next: next.slots[k]!, variable: v, slot }));
   }
   newValues.push(...updates);
 
+  const ref = (t: GraphTensor) => (t.includes(':') ? t : `${t}:0`);
   const signature: Signature = {
     inputs: {
       input: { name: `${x}:0`, dtype: DT_FLOAT, shape: input.shape },
       labels: { name: `${labels}:0`, dtype: DT_INT32, shape: [null] },
       lr: { name: `${lr}:0`, dtype: DT_FLOAT, shape: [] },
+      ...(stepCount ? { step: { name: `${stepCount}:0`, dtype: DT_FLOAT, shape: [] } } : {}),
       ...weightInputs(g),
-      ...(g.seed ? { seed: { name: `${g.seed}:0`, dtype: DT_INT32, shape: [2] } } : {}),
-      ...Object.fromEntries(accumulators.map(({ placeholder, variable }, i) => [`a${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
+      ...seedInputs(g),
+      ...Object.fromEntries(slots.map(({ placeholder, variable }, k) => [`s${k}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
     },
     outputs: {
       loss: { name: `${loss}:0`, dtype: DT_FLOAT, shape: [] },
       correct: { name: `${correct}:0`, dtype: DT_FLOAT, shape: [] },
-      ...Object.fromEntries(newValues.map(([v, t], i) => [`u${i}`, { name: t.includes(':') ? t : `${t}:0`, dtype: DT_FLOAT, shape: v.shape }])),
-      ...Object.fromEntries(accumulators.map(({ next, variable }, i) => [`m${i}`, { name: `${next}:0`, dtype: DT_FLOAT, shape: variable.shape }])),
+      ...Object.fromEntries(newValues.map(([v, t], i) => [`u${i}`, { name: ref(t), dtype: DT_FLOAT, shape: v.shape }])),
+      ...Object.fromEntries(slots.map(({ next, variable }, k) => [`n${k}`, { name: ref(next), dtype: DT_FLOAT, shape: variable.shape }])),
     },
   };
-  return { nodes: g.nodes, signature, feeds: g.feeds.map((f) => f.variable), updates: newValues.map(([v]) => v), accumulated: accumulators.map((a) => a.variable), seeded: g.seed !== undefined };
+  return {
+    nodes: g.nodes,
+    signature,
+    feeds: g.feeds.map((f) => f.variable),
+    updates: newValues.map(([v]) => v),
+    slots: slots.map(({ variable, slot }) => ({ variable, slot })),
+    fedStep: stepCount !== undefined,
+    seeds: g.seeds.map((s) => s.name),
+  };
 }

@@ -39,6 +39,16 @@ export class UnsupportedLayerError extends Error {
 }
 
 export const bytes = (text: string) => new TextEncoder().encode(text);
+
+/**
+ * The first half of a fed seed (`GraphBuilder.seed`): a 32-bit key from a step's seed and the
+ * stream's name (FNV-1a over `<seed>/<name>`), so that streams are independent of each other.
+ */
+export function seedKey(seed: number, name: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes(`${seed}/${name}`)) hash = Math.imul(hash ^ byte, 0x01000193);
+  return hash | 0;
+}
 /** The `T` attribute of a float32 op. */
 export const T = { type: DT_FLOAT } as const;
 
@@ -46,8 +56,14 @@ export class GraphBuilder {
   readonly nodes: NodeDef[] = [];
   /** Weights fed at run time: each placeholder and the variable whose value it takes. */
   readonly feeds: { placeholder: GraphTensor; variable: tf.LayerVariable }[] = [];
+  /**
+   * Per-step seeds fed at run time (see `seed`): each int32 [2] placeholder and its stream name.
+   * Signature input `seed<i>` takes `seeds[i]`'s `[seedKey(run seed, name), step]`.
+   */
+  readonly seeds: { placeholder: GraphTensor; name: string }[] = [];
   private readonly taken = new Set<string>();
   private readonly fed = new Map<tf.LayerVariable, GraphTensor>();
+  private readonly scalars = new Map<number, GraphTensor>();
 
   private unique(base: string): string {
     const clean = base.replace(/[^A-Za-z0-9_./-]/g, '_').replace(/^[^A-Za-z0-9.]/, 'n');
@@ -84,17 +100,36 @@ export class GraphBuilder {
     return this.op('Const', name, [], { dtype: T, value: { tensor } });
   }
 
-  /**
-   * The step's random seed, `seed` (int32 [2]), fed anew at every run by whoever runs the graph:
-   * created on first use, so graphs without randomness take no seed. Stateless random ops
-   * derive their numbers from it, so a step is reproducible from its seed.
-   */
-  stepSeed(): GraphTensor {
-    this.seed ??= this.op('Placeholder', 'seed', [], { dtype: { type: DT_INT32 }, shape: { shape: shapeOf([2]) } });
-    return this.seed;
+  /** A float32 scalar constant, one node per value however often it is used. */
+  scalar(value: number): GraphTensor {
+    let tensor = this.scalars.get(value);
+    if (!tensor) {
+      tensor = this.constFloat(`scalar_${this.scalars.size}`, value);
+      this.scalars.set(value, tensor);
+    }
+    return tensor;
   }
 
-  seed?: GraphTensor;
+  /**
+   * A seed for TensorFlow's stateless random ops, fed at every step: an int32 [2] placeholder
+   * that the training step (graph/train-step.ts) feeds with `[seedKey(seed, name), step]`, where
+   * `seed` is the step's seed (a run derives it from the row's seed) and `step` counts its
+   * updates from 0. So every random draw repeats exactly for a seed and differs from step to
+   * step and from stream to stream. One stream per `name` (augmentation's `augment/flip`, a
+   * layer's dropout mask, ...); asking twice for a name gives the same placeholder.
+   */
+  seed(name: string): GraphTensor {
+    const known = this.seeds.find((s) => s.name === name);
+    if (known) return known.placeholder;
+    const placeholder = this.op('Placeholder', `seed/${name}`, [], { dtype: { type: DT_INT32 }, shape: { shape: shapeOf([2]) } });
+    this.seeds.push({ placeholder, name });
+    return placeholder;
+  }
+
+  /** Uniform float32 values in [0, 1) of a shape given as an int32 tensor, from a `seed` (Philox, StatelessRandomUniform). */
+  randomUniform(name: string, shape: GraphTensor, seed: GraphTensor): GraphTensor {
+    return this.op('StatelessRandomUniform', name, [shape, seed], { dtype: T, T: { type: DT_INT32 }, Tseed: { type: DT_INT32 } });
+  }
 
   /** A placeholder fed with `variable` at each run (one per variable, however often used). */
   weight(variable: tf.LayerVariable): GraphTensor {
@@ -108,7 +143,7 @@ export class GraphBuilder {
   }
 
   // Elementwise and common ops, float32.
-  binary(op: 'AddV2' | 'Sub' | 'Mul' | 'Maximum' | 'Minimum', name: string, a: GraphTensor, b: GraphTensor): GraphTensor {
+  binary(op: 'AddV2' | 'Sub' | 'Mul' | 'RealDiv' | 'Pow' | 'Maximum' | 'Minimum', name: string, a: GraphTensor, b: GraphTensor): GraphTensor {
     return this.op(op, name, [a, b], { T });
   }
 
