@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
 import { median } from './stats/index.js';
 import { compileInference, createTrainStep, sgdConfig, tf } from '@headbench/engine';
+import type { TrainerPlugin } from './plugin.js';
+import { checkRecipe, freeze, stageStepConfig } from './trainer.js';
 
 /** What tinybench measured for one task, in its own field names (milliseconds). */
 export interface TaskTiming {
@@ -75,6 +77,12 @@ export interface ModelBenchOptions extends TimingOptions {
   batchSize: number;
   lr: number;
   seed: number;
+  /**
+   * Whose step to time: the trainer's recipe at `lr` for `epochs` of `stepsPerEpoch`, its last
+   * stage that trains the whole model (else its first, with the backbone frozen). Default:
+   * plain SGD at `lr`.
+   */
+  trainer?: { plugin: TrainerPlugin; epochs: number; stepsPerEpoch: number; backboneLayers?: readonly tf.layers.Layer[] };
   /** Called before each of the three timings, for progress displays. */
   onTask?: (name: 'train step' | 'inference' | 'inference batch 1') => void;
 }
@@ -88,22 +96,36 @@ export interface ModelBench {
   inferenceEngine: { engine: 'graph' | 'eager'; reason?: string };
   /** How the training step ran: one TensorFlow graph, or eager ops (and why). */
   trainEngine: { engine: 'graph' | 'eager'; reason?: string };
+  /** Which of the trainer's stages was timed (1-based) and whether it trained the whole model, with several stages. */
+  stage?: { index: number; of: number; train: 'all' | 'head' };
   /** Peak resident memory of the process so far, in MB. */
   peakRssMB: number;
 }
 
 /**
- * Times the training step (forward, backward, SGD update), inference at the batch size and at
- * batch 1 on seeded random input of the model's shape. The model's weights change (it trains).
+ * Times the training step (forward, backward, the optimiser's update), inference at the batch
+ * size and at batch 1 on seeded random input of the model's shape. The model's weights change
+ * (it trains).
  */
 export async function benchModel(model: tf.LayersModel, options: ModelBenchOptions): Promise<ModelBench> {
-  const { inputSize, classes, batchSize, lr, seed } = options;
+  const { inputSize, classes, batchSize, lr, seed, trainer } = options;
+  let stepConfig = sgdConfig(lr);
+  let restore = () => {};
+  let stage: ModelBench['stage'];
+  if (trainer) {
+    const recipe = checkRecipe(trainer.plugin, trainer.plugin.recipe({ lr, epochs: trainer.epochs, stepsPerEpoch: trainer.stepsPerEpoch }), trainer.epochs, (trainer.backboneLayers?.length ?? 0) > 0);
+    const all = recipe.stages.map((s) => s.train).lastIndexOf('all');
+    const index = all === -1 ? 0 : all;
+    const chosen = recipe.stages[index]!;
+    stepConfig = stageStepConfig(recipe, chosen, index, seed);
+    if (chosen.train === 'head') restore = freeze(trainer.backboneLayers ?? []);
+    if (recipe.stages.length > 1) stage = { index: index + 1, of: recipe.stages.length, train: chosen.train };
+  }
   // First, so that a failure to compile leaves nothing else to release.
   const inference = await compileInference(model);
   const x = tf.randomUniform([batchSize, inputSize, inputSize, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
   const x1 = x.slice([0, 0, 0, 0], [1, inputSize, inputSize, 3]);
   const y = tf.tensor1d(Int32Array.from({ length: batchSize }, (_, i) => i % classes), 'int32');
-  const stepConfig = sgdConfig(lr, 0);
   const step = createTrainStep(model, stepConfig, classes);
   const predict = (input: tf.Tensor4D) => async () => {
     const out = inference.predict(input);
@@ -124,10 +146,13 @@ export async function benchModel(model: tf.LayersModel, options: ModelBenchOptio
       imagesPerSecond: { train: (batchSize * 1000) / train.latency.p50, inference: (batchSize * 1000) / inferenceTiming.latency.p50 },
       inferenceEngine: { engine: inference.engine, ...(inference.reason ? { reason: inference.reason } : {}) },
       trainEngine: step.engine ?? { engine: 'eager', reason: 'no step ran' },
+      ...(stage ? { stage } : {}),
       peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
+    restore();
     step.dispose();
+    if (stepConfig.optimizer instanceof tf.Optimizer) stepConfig.optimizer.dispose();
     inference.dispose();
     tf.dispose([x, x1, y]);
   }

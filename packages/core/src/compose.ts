@@ -27,6 +27,8 @@ export interface ComposedModel {
   /** Image input to logits, as one flat graph: the backbone's layers followed by the head's. */
   model: tf.LayersModel;
   backbone: Backbone;
+  /** The backbone's layers within `model` (every layer but the input): what a trainer freezes to train the head alone. */
+  backboneLayers: tf.layers.Layer[];
   featureShape: FeatureShape;
   params: ParamCounts;
 }
@@ -50,5 +52,7 @@ export async function composeModel(backbonePlugin: BackbonePlugin, head: HeadPlu
     throw new Error(`head ${head.meta.name} produced shape [${outShape.join(', ')}], expected [batch, ${classes}]`);
   }
   const model = tf.model({ inputs: backbone.model.inputs, outputs: logits, name: `${backbonePlugin.meta.name}_${head.meta.name}` });
-  return { model, backbone, featureShape, params: countParams(model, backbone.model) };
+  const own = new Set(backbone.model.layers);
+  const backboneLayers = model.layers.filter((l) => own.has(l) && l.getClassName() !== 'InputLayer');
+  return { model, backbone, backboneLayers, featureShape, params: countParams(model, backbone.model) };
 }

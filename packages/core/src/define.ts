@@ -1,7 +1,7 @@
 import type { tf } from '@headbench/engine';
 import { UsageError } from './errors.js';
 import { resolveOptions, type OptionsSchema, type ResolvedOptions, type UserOptions } from './options.js';
-import type { Backbone, BackboneBuildContext, BackbonePlugin, FeatureShape, HeadBuildContext, HeadPlugin, PluginMeta } from './plugin.js';
+import type { Backbone, BackboneBuildContext, BackbonePlugin, FeatureShape, HeadBuildContext, HeadPlugin, PluginMeta, RecipeContext, TrainerPlugin, TrainingRecipe } from './plugin.js';
 
 export interface HeadDefinition<S extends OptionsSchema> {
   meta: Omit<PluginMeta<'head'>, 'kind'>;
@@ -54,6 +54,29 @@ export function defineBackbone<S extends OptionsSchema>(definition: BackboneDefi
       featureShape: (inputSize) => definition.featureShape(inputSize, options),
       preprocess: (images) => definition.preprocess(images, options),
       build: (context) => definition.build(context, options),
+    };
+  };
+}
+
+export interface TrainerDefinition<S extends OptionsSchema> {
+  meta: Omit<PluginMeta<'trainer'>, 'kind'>;
+  schema: S;
+  /** The recipe for one combination, from its learning rate, epochs and steps per epoch. */
+  recipe(context: RecipeContext, options: ResolvedOptions<S>): TrainingRecipe;
+}
+
+/**
+ * Makes a trainer's factory: `adam()` or `adam({ schedule: 'cosine' })` returns the plugin, with
+ * its options checked against the schema as for heads and backbones.
+ */
+export function defineTrainer<S extends OptionsSchema>(definition: TrainerDefinition<S>): (options?: UserOptions<S>) => TrainerPlugin {
+  return (given) => {
+    const options = resolveOptions(definition.meta.name, definition.schema, given);
+    return {
+      meta: { ...definition.meta, kind: 'trainer' },
+      schema: definition.schema,
+      options,
+      recipe: (context) => definition.recipe(context, options),
     };
   };
 }

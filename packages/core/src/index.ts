@@ -1,4 +1,4 @@
-export { tf, NATIVE_BACKEND, runtimeInfo } from '@headbench/engine';
+export { tf, NATIVE_BACKEND, runtimeInfo, type OptimizerSpec, type AugmentOptions } from '@headbench/engine';
 // Keras layers tfjs lacks, for backbone plugins (each has graph translations in the engine).
 export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D } from '@headbench/engine';
 export { UsageError } from './errors.js';
@@ -31,16 +31,20 @@ export {
   type PluginKind,
   type PluginMeta,
   type PluginOfKind,
+  type RecipeContext,
+  type TrainerPlugin,
+  type TrainingRecipe,
+  type TrainingStage,
 } from './plugin.js';
-export { defineBackbone, defineHead, type BackboneDefinition, type HeadDefinition } from './define.js';
+export { defineBackbone, defineHead, defineTrainer, type BackboneDefinition, type HeadDefinition, type TrainerDefinition } from './define.js';
 export { PluginRegistry, importPluginModule } from './registry.js';
 export { composeModel, countParams, type ComposedModel, type ComposeOptions, type ParamCounts } from './compose.js';
-export { plan, parseShard, shardOf, combinationId, type Combination, type PlanAxes, type Shard } from './planner.js';
+export { plan, parseShard, shardOf, combinationId, DEFAULT_TRAINER, type Combination, type PlanAxes, type Shard, type TrainerAxis } from './planner.js';
 export { seededRandom, shuffledIndices, deriveSeed } from './random.js';
 export type { ImageDataset, LabeledImages, SkippedFile } from './data/dataset.js';
 export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
 export { imageFolderDataset, listImageFolder, type ImageFolderOptions } from './data/image-folder.js';
-export { sgdTrainer, evaluate, type Evaluation, type Engines, type Trainer, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
+export { fitModel, checkRecipe, freeze, stageStepConfig, evaluate, type Evaluation, type Engine, type Engines, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
 export {
   environment,
   readResults,

@@ -7,9 +7,21 @@ describe('plan', () => {
   it('is the full cross product, backbone-major, with stable ids', () => {
     const combos = plan(axes);
     expect(combos).toHaveLength(2 * 2 * 2 * 3);
-    expect(combos[0]).toEqual({ id: 'a|gap|lr=0.1|seed=1', index: 0, backbone: 'a', head: 'gap', lr: 0.1, seed: 1 });
+    expect(combos[0]).toEqual({ id: 'a|gap|lr=0.1|seed=1', index: 0, backbone: 'a', head: 'gap', trainer: 'sgd', lr: 0.1, seed: 1 });
     expect(combos.slice(0, 12).every((c) => c.backbone === 'a')).toBe(true);
     expect(new Set(combos.map((c) => c.id)).size).toBe(combos.length);
+  });
+
+  it('has a trainer axis; only trainers other than the default sgd add to the ids, so results from before keep theirs', () => {
+    const combos = plan({ ...axes, backbones: ['a'], heads: ['gap'], trainers: ['sgd', 'adam:schedule=cosine'], seeds: [1] });
+    expect(combos.map((c) => c.id)).toEqual(['a|gap|lr=0.1|seed=1', 'a|gap|lr=0.01|seed=1', 'a|gap|lr=0.1|seed=1|trainer=adam:schedule=cosine', 'a|gap|lr=0.01|seed=1|trainer=adam:schedule=cosine']);
+  });
+
+  it('gives a trainer its own learning rates where it has them', () => {
+    const combos = plan({ ...axes, backbones: ['a'], heads: ['gap'], trainers: [{ trainer: 'sgd', learningRates: [0.1] }, { trainer: 'adam', learningRates: [1e-3, 1e-4] }], seeds: [1] });
+    expect(combos.map((c) => `${c.trainer}@${c.lr}`)).toEqual(['sgd@0.1', 'adam@0.001', 'adam@0.0001']);
+    expect(() => plan({ ...axes, trainers: [{ trainer: 'adam', learningRates: [] }] })).toThrow('the plan has no learning rates of adam: give at least one');
+    expect(() => plan({ ...axes, trainers: ['sgd', 'sgd'] })).toThrow('trainers lists a value twice: sgd, sgd');
   });
 
   it('rejects an empty or repeated axis', () => {

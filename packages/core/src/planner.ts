@@ -1,9 +1,26 @@
 import { UsageError } from './errors.js';
 
+/** The trainer every plan has unless it names others: plain SGD, the seed experiment's. */
+export const DEFAULT_TRAINER = 'sgd';
+
+/**
+ * A trainer of the plan, with the learning rates it trains at when they are its own: SGD and
+ * Adam suit rates 100 times apart, so a comparison of the two gives each its own.
+ */
+export interface TrainerAxis {
+  trainer: string;
+  learningRates: readonly number[];
+}
+
 /** The axes of a run; the plan is their cross product. */
 export interface PlanAxes {
   backbones: readonly string[];
   heads: readonly string[];
+  /**
+   * Trainer specifiers, canonical (`adam:schedule=cosine`), each at every learning rate of
+   * `learningRates` or at its own; default `sgd`.
+   */
+  trainers?: readonly (string | TrainerAxis)[];
   learningRates: readonly number[];
   seeds: readonly number[];
 }
@@ -14,25 +31,42 @@ export interface Combination {
   index: number;
   backbone: string;
   head: string;
+  trainer: string;
   lr: number;
   seed: number;
 }
 
-export function combinationId(c: Pick<Combination, 'backbone' | 'head' | 'lr' | 'seed'>): string {
-  return `${c.backbone}|${c.head}|lr=${c.lr}|seed=${c.seed}`;
+/**
+ * `backbone|head|lr=...|seed=...`, and `|trainer=...` for any trainer but the default, so that
+ * results from before the trainer axis (all plain SGD) keep their ids.
+ */
+export function combinationId(c: Pick<Combination, 'backbone' | 'head' | 'lr' | 'seed'> & { trainer?: string }): string {
+  const trainer = c.trainer === undefined || c.trainer === DEFAULT_TRAINER ? '' : `|trainer=${c.trainer}`;
+  return `${c.backbone}|${c.head}|lr=${c.lr}|seed=${c.seed}${trainer}`;
 }
 
 /** Backbone-major order, so combinations that share a backbone (and its cached inputs) run together. */
 export function plan(axes: PlanAxes): Combination[] {
-  for (const [name, values] of Object.entries(axes)) {
+  const given = axes.trainers ?? [DEFAULT_TRAINER];
+  const trainers = given.map((t) => (typeof t === 'string' ? { trainer: t, learningRates: axes.learningRates } : t));
+  const lists: [string, readonly unknown[]][] = [
+    ['backbones', axes.backbones],
+    ['heads', axes.heads],
+    ['trainers', trainers.map((t) => t.trainer)],
+    ...(given.some((t) => typeof t === 'string') ? [['learningRates', axes.learningRates] as [string, readonly unknown[]]] : []),
+    ...given.filter((t) => typeof t !== 'string').map((t) => [`learning rates of ${t.trainer}`, t.learningRates] as [string, readonly unknown[]]),
+    ['seeds', axes.seeds],
+  ];
+  for (const [name, values] of lists) {
     if (values.length === 0) throw new UsageError(`the plan has no ${name}: give at least one`);
     if (new Set(values.map(String)).size !== values.length) throw new UsageError(`${name} lists a value twice: ${values.join(', ')}`);
   }
   const out: Combination[] = [];
   for (const backbone of axes.backbones)
     for (const head of axes.heads)
-      for (const lr of axes.learningRates)
-        for (const seed of axes.seeds) out.push({ id: combinationId({ backbone, head, lr, seed }), index: out.length, backbone, head, lr, seed });
+      for (const { trainer, learningRates } of trainers)
+        for (const lr of learningRates)
+          for (const seed of axes.seeds) out.push({ id: combinationId({ backbone, head, trainer, lr, seed }), index: out.length, backbone, head, trainer, lr, seed });
   return out;
 }
 

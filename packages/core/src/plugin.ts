@@ -1,7 +1,7 @@
-import type { tf } from '@headbench/engine';
+import type { AugmentOptions, OptimizerSpec, tf } from '@headbench/engine';
 import type { OptionsSchema, OptionValue } from './options.js';
 
-export type PluginKind = 'backbone' | 'head';
+export type PluginKind = 'backbone' | 'head' | 'trainer';
 
 /** Who a plugin is. `name` is how users select it (`--head gap`); results record name and version. */
 export interface PluginMeta<K extends PluginKind = PluginKind> {
@@ -70,8 +70,57 @@ export interface HeadPlugin extends PluginBase<'head'> {
   paramCount?(featureShape: FeatureShape, classes: number): number;
 }
 
-export type Plugin = BackbonePlugin | HeadPlugin;
-export type PluginOfKind<K extends PluginKind> = K extends 'backbone' ? BackbonePlugin : HeadPlugin;
+/** What a trainer's recipe is made for: one combination of the plan. */
+export interface RecipeContext {
+  /** The combination's learning rate (`--lr`): where the first stage starts. */
+  lr: number;
+  /** Epochs of the run; the stages' epochs add up to this. */
+  epochs: number;
+  /** Training steps per epoch (the last one may be a partial batch). */
+  stepsPerEpoch: number;
+}
+
+/**
+ * A stretch of epochs trained with one optimiser from fresh state, as one `model.compile` and
+ * `fit` in Keras: the two-stage transfer recipe is two stages.
+ */
+export interface TrainingStage {
+  epochs: number;
+  /**
+   * `all` trains every weight the model holds trainable; `head` freezes the backbone's layers
+   * for the stage (their weights fixed, BatchNorm on its moving statistics, Keras' rule).
+   */
+  train: 'all' | 'head';
+  /**
+   * An update rule of the engine's `optimizerTranslators` (`{ name: 'adam', options }`): runs in
+   * the one-graph step, with the learning rate fed at each step. Or a function making a tfjs
+   * optimizer: it runs on the eager step at its own learning rate, and results say so.
+   */
+  optimizer: OptimizerSpec | (() => tf.Optimizer);
+  /** The learning rate at each step of the stage, counted from 0 (a schedule); fed to the graph. */
+  learningRate(step: number): number;
+}
+
+/** How a combination is trained: its stages, and the loss and data options they share. */
+export interface TrainingRecipe {
+  stages: readonly TrainingStage[];
+  /** Keras' `CategoricalCrossentropy(label_smoothing)` (default 0). */
+  labelSmoothing?: number;
+  /** Random flips and zooms of each training batch, as graph ops, seeded from the row's seed. */
+  augment?: AugmentOptions;
+}
+
+/**
+ * A way of training: an optimiser with its options, a schedule, a loss, augmentation, stages.
+ * The fit loop in core runs its recipe: epochs, evaluation, divergence, timings.
+ */
+export interface TrainerPlugin extends PluginBase<'trainer'> {
+  /** The recipe for one combination; throws a UsageError for settings that cannot work (say, more frozen epochs than epochs). */
+  recipe(context: RecipeContext): TrainingRecipe;
+}
+
+export type Plugin = BackbonePlugin | HeadPlugin | TrainerPlugin;
+export type PluginOfKind<K extends PluginKind> = K extends 'backbone' ? BackbonePlugin : K extends 'head' ? HeadPlugin : TrainerPlugin;
 
 /**
  * What a plugin package exports (as its default export): a function that makes the plugin from
@@ -99,8 +148,8 @@ export function notAPlugin(value: unknown): string | undefined {
   const { name, version, kind } = meta as Record<string, unknown>;
   if (typeof name !== 'string' || !name) return 'an object whose meta has no name';
   if (typeof version !== 'string') return `plugin "${name}" without meta.version`;
-  if (kind !== 'backbone' && kind !== 'head') return `plugin "${name}" of unknown kind ${JSON.stringify(kind)}`;
-  const needs = kind === 'backbone' ? ['featureShape', 'preprocess', 'build'] : ['build'];
+  if (kind !== 'backbone' && kind !== 'head' && kind !== 'trainer') return `plugin "${name}" of unknown kind ${JSON.stringify(kind)}`;
+  const needs = kind === 'backbone' ? ['featureShape', 'preprocess', 'build'] : kind === 'head' ? ['build'] : ['recipe'];
   const missing = needs.filter((k) => typeof (value as Record<string, unknown>)[k] !== 'function');
   if (missing.length) return `${kind} plugin "${name}" without ${missing.join(', ')}`;
   return undefined;

@@ -59,16 +59,20 @@ export function environment(): Environment {
 export type RowStatus = 'ok' | 'diverged' | 'error';
 
 /** One combination's outcome. Every field a report or a nightly comparison reads is here. */
-export interface ResultRow extends Omit<Combination, 'index'> {
+export interface ResultRow extends Omit<Combination, 'index' | 'trainer'> {
+  /** The trainer's canonical specifier; absent in results from before the trainer axis, which all trained with `sgd`. */
+  trainer?: string;
   status: RowStatus;
   /** For `error`: what went wrong, in one line. */
   error?: string;
-  plugins: { backbone: string; head: string };
+  /** Name and version of each plugin, with the options that differ from its defaults; `trainer` since the trainer axis. */
+  plugins: { backbone: string; head: string; trainer?: string };
   inputSize: number;
   classes: number;
   batchSize: number;
   epochs: number;
-  momentum: number;
+  /** SGD's momentum, on rows trained with the sgd trainer (every row before the trainer axis). */
+  momentum?: number;
   dataset: string;
   trainImages: number;
   valImages: number;
@@ -92,7 +96,8 @@ export interface ResultRow extends Omit<Combination, 'index'> {
    */
   perImage?: { val?: CorrectnessRecord; test?: CorrectnessRecord };
   divergedAt?: { epoch: number; step: number; loss: number };
-  stepTime?: { coldMs: number; medianMs: number; p90Ms: number; samples: number; imagesPerSecond: number; samplesMs: number[] };
+  /** Full-batch steps after each stage's first; with several stages (a frozen then a full one), each stage's median too. */
+  stepTime?: { coldMs: number; medianMs: number; p90Ms: number; samples: number; imagesPerSecond: number; samplesMs: number[]; stages?: { medianMs: number; samples: number }[] };
   tensors?: { afterFirstStep: number; afterLastStep: number; leaked: number };
   /** How the training step and evaluation ran: one TensorFlow graph each, or eager ops and why. */
   engines?: Engines;

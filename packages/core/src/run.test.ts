@@ -3,13 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { syntheticDataset } from './data/synthetic.js';
-import { defineBackbone, defineHead } from './define.js';
+import { defineBackbone, defineHead, defineTrainer } from './define.js';
 import { plan } from './planner.js';
 import { PluginRegistry } from './registry.js';
 import { mergeResults, readResults } from './results.js';
 import { runPlan, type RunOptions } from './run.js';
 import { tf } from '@headbench/engine';
-import { sgdTrainer } from './trainer.js';
 import { parseShard, shardOf } from './planner.js';
 
 const pixels = defineBackbone({
@@ -37,6 +36,12 @@ const broken = defineHead({
   },
 });
 
+const sgd = defineTrainer({
+  meta: { name: 'sgd', version: '0.0.0' },
+  schema: {},
+  recipe: ({ lr, epochs }) => ({ stages: [{ epochs, train: 'all', optimizer: { name: 'sgd' }, learningRate: () => lr }] }),
+});
+
 const dataset = syntheticDataset({ classes: 2, trainPerClass: 8, valPerClass: 4, seed: 1 });
 afterAll(() => dataset.dispose());
 let out: string;
@@ -52,13 +57,12 @@ function planOf(combinations: RunOptions['combinations']): Record<string, unknow
 
 function options(overrides: Partial<RunOptions> = {}): RunOptions {
   const registry = new PluginRegistry();
-  for (const f of [pixels, gap, broken]) registry.register(f, 'test');
+  for (const f of [pixels, gap, broken, sgd]) registry.register(f, 'test');
   const combinations = overrides.combinations ?? plan({ backbones: ['pixels'], heads: ['gap', 'broken'], learningRates: [0.1], seeds: [1, 2] });
   return {
     combinations,
     registry,
     dataset,
-    trainer: sgdTrainer(),
     outDir: out,
     mode: 'new',
     config: { test: true },
@@ -66,7 +70,6 @@ function options(overrides: Partial<RunOptions> = {}): RunOptions {
     inputSize: 8,
     epochs: 2,
     batchSize: 4,
-    momentum: 0,
     divergenceLoss: 1e3,
     ...overrides,
   };
@@ -83,7 +86,7 @@ describe('runPlan', () => {
     expect(ok.stepTime!.samples).toBe(2 * 4 - 1);
     expect(ok.tensors!.leaked).toBe(0);
     expect(readResults(path.join(out, 'results.json')).rows).toHaveLength(4);
-    expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n')[0]).toMatch(/^backbone,head,lr,seed,paramsTotal,paramsHead,finalValAccuracy/);
+    expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n')[0]).toMatch(/^backbone,head,trainer,lr,seed,paramsTotal,paramsHead,finalValAccuracy/);
     // Two seeds per group: the summary is the group table; broken's rows are left out as errors.
     const summary = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
     expect(summary).toMatch(/\| pixels +\| gap +\| +0\.1 \| 1 2 +\| \d\.\d{3} ± \d\.\d{3} \(2\)/);
@@ -101,7 +104,7 @@ describe('runPlan', () => {
           combinations: plan({ backbones: ['pixels'], heads: ['gap', 'other'], learningRates: [0.1, 0.01], seeds: [1, 2, 3] }),
           registry: (() => {
             const r = new PluginRegistry();
-            for (const f of [pixels, gap, other]) r.register(f, 'test');
+            for (const f of [pixels, gap, other, sgd]) r.register(f, 'test');
             return r;
           })(),
           config: { baseline: 'gap' },

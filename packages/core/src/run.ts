@@ -6,6 +6,7 @@ import type { ImageDataset } from './data/dataset.js';
 import { UsageError } from './errors.js';
 import { formatSpecifier } from './options.js';
 import type { Combination } from './planner.js';
+import type { TrainerPlugin } from './plugin.js';
 import type { PluginRegistry } from './registry.js';
 import { writeFileAtomic } from './files.js';
 import { environment, RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, withStatistics, type ResultRow, type ResultsMode, type RunRecord, type RunResults } from './results.js';
@@ -14,14 +15,13 @@ import { median, quantile } from './stats/index.js';
 import { renderSummary, resultsCsv } from './summary.js';
 import { correctnessRecord, type CorrectnessRecord } from './stats/correctness.js';
 import type { LabeledImages } from './data/dataset.js';
-import type { Trainer, TrainOutcome, TrainProgress } from './trainer.js';
+import { fitModel, type TrainOutcome, type TrainProgress } from './trainer.js';
 import type { ModelBench } from './bench.js';
 
 export interface RunSettings {
   inputSize: number;
   epochs: number;
   batchSize: number;
-  momentum: number;
   divergenceLoss: number;
 }
 
@@ -35,7 +35,6 @@ export interface RunOptions extends RunSettings {
   combinations: readonly Combination[];
   registry: PluginRegistry;
   dataset: ImageDataset;
-  trainer: Trainer;
   /** Folder for results.json, results.csv and summary.md, written after every combination. */
   outDir: string;
   /**
@@ -58,7 +57,7 @@ export interface RunOptions extends RunSettings {
   folder?: ResultsFolder;
   onEvent?: (event: RunEvent) => void;
   /** Timings taken on each trained model before it is disposed (`headbench run` uses benchModel). */
-  afterTraining?: (model: tf.LayersModel, row: ResultRow) => Promise<ModelBench>;
+  afterTraining?: (model: tf.LayersModel, row: ResultRow, context: { trainer: TrainerPlugin; backboneLayers: readonly tf.layers.Layer[] }) => Promise<ModelBench>;
 }
 
 export { RESULT_FILES };
@@ -91,19 +90,19 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
     id: combination.id,
     backbone: combination.backbone,
     head: combination.head,
+    trainer: combination.trainer,
     lr: combination.lr,
     seed: combination.seed,
     inputSize: options.inputSize,
     classes: options.dataset.classes.length,
     batchSize: options.batchSize,
     epochs: options.epochs,
-    momentum: options.momentum,
     dataset: options.dataset.name,
     trainImages: options.dataset.trainCount,
     valImages: options.dataset.valCount,
     ...(options.dataset.testCount ? { testImages: options.dataset.testCount } : {}),
     skippedFiles: options.dataset.skipped.length,
-    plugins: { backbone: '', head: '' },
+    plugins: { backbone: '', head: '', trainer: '' } as ResultRow['plugins'],
     history: [],
     finalValAccuracy: null,
     bestValAccuracy: null,
@@ -114,19 +113,20 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
   try {
     const backbone = options.registry.create('backbone', combination.backbone);
     const head = options.registry.create('head', combination.head);
-    base.plugins = {
-      backbone: `${formatSpecifier(backbone.meta.name, backbone.options)}@${backbone.meta.version}`,
-      head: `${formatSpecifier(head.meta.name, head.options)}@${head.meta.version}`,
-    };
+    const trainer = options.registry.create('trainer', combination.trainer);
+    const named = (p: { meta: { name: string; version: string }; options: Parameters<typeof formatSpecifier>[1] }) => `${formatSpecifier(p.meta.name, p.options)}@${p.meta.version}`;
+    base.plugins = { backbone: named(backbone), head: named(head), trainer: named(trainer) };
+    // SGD rows keep saying their momentum, as rows did before the trainer axis.
+    if (trainer.meta.name === 'sgd' && typeof trainer.options['momentum'] === 'number') Object.assign(base, { momentum: trainer.options['momentum'] });
     const composed = await composeModel(backbone, head, { inputSize: options.inputSize, classes: base.classes, seed: combination.seed });
     model = composed.model;
     const { train, val, test } = await options.dataset.load(options.inputSize);
-    const outcome = await options.trainer.fit(
+    const outcome = await fitModel(
       model,
-      { train, val, ...(test ? { test } : {}), classes: base.classes, preprocess: (x) => backbone.preprocess(x) },
+      { train, val, ...(test ? { test } : {}), classes: base.classes, preprocess: (x) => backbone.preprocess(x), backboneLayers: composed.backboneLayers },
+      trainer,
       {
         lr: combination.lr,
-        momentum: options.momentum,
         epochs: options.epochs,
         batchSize: options.batchSize,
         seed: combination.seed,
@@ -137,7 +137,7 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
     const row = finishRow(base, composed, outcome, options, started, { val, ...(test ? { test } : {}) });
     if (options.afterTraining && row.status === 'ok') {
       try {
-        row.bench = await options.afterTraining(model, row);
+        row.bench = await options.afterTraining(model, row, { trainer, backboneLayers: composed.backboneLayers });
       } catch (error) {
         row.benchError = oneLine(error);
       }
@@ -187,8 +187,9 @@ function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome
       samples: samples.length,
       imagesPerSecond: samples.length ? options.batchSize / (medianMs / 1000) : Number.NaN,
       samplesMs: samples.map((s) => Math.round(s * 100) / 100),
+      ...(outcome.stepMs.stages ? { stages: outcome.stepMs.stages.map((s) => ({ medianMs: median(s), samples: s.length })) } : {}),
     },
-    tensors: { ...outcome.tensors, leaked: outcome.tensors.afterLastStep - outcome.tensors.afterFirstStep },
+    tensors: outcome.tensors,
     engines: outcome.engines,
     seconds: (performance.now() - started) / 1000,
     finishedAt: new Date().toISOString(),

@@ -16,6 +16,7 @@ function status(r: ResultRow): string {
 export const SUMMARY_COLUMNS: readonly Column<ResultRow>[] = [
   { key: 'backbone', title: 'backbone', value: (r) => r.backbone },
   { key: 'head', title: 'head', value: (r) => r.head },
+  { key: 'trainer', title: 'trainer', value: (r) => r.trainer ?? 'sgd' },
   { key: 'lr', title: 'lr', value: (r) => r.lr },
   { key: 'seed', title: 'seed', value: (r) => r.seed },
   { key: 'paramsTotal', title: 'params total', value: (r) => r.params?.total ?? '' },

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { compileInference, createTrainStep, sgdConfig, tf, type InferenceModel } from '@headbench/engine';
+import { compileInference, createTrainStep, tf, type InferenceModel, type TrainStep, type TrainStepConfig } from '@headbench/engine';
 import { UsageError } from './errors.js';
+import type { TrainerPlugin, TrainingRecipe, TrainingStage } from './plugin.js';
 import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
 import type { LabeledImages } from './data/dataset.js';
 
@@ -18,12 +19,11 @@ export type TrainProgress =
   | { type: 'epoch'; metrics: EpochMetrics; epochs: number };
 
 export interface TrainOptions {
+  /** The combination's learning rate; the trainer's recipe starts from it. */
   lr: number;
-  /** SGD momentum; 0 is plain SGD, as in the seed experiment. */
-  momentum: number;
   epochs: number;
   batchSize: number;
-  /** Seeds the order of training images in every epoch. */
+  /** Seeds the order of training images in every epoch, and augmentation. */
   seed: number;
   /** A training loss above this, or not finite, stops the run as diverged. */
   divergenceLoss: number;
@@ -38,6 +38,8 @@ export interface TrainData {
   classes: number;
   /** The backbone's preprocessing, applied to each batch of [0, 255] RGB images. */
   preprocess: (images: tf.Tensor4D) => tf.Tensor4D;
+  /** The backbone's layers in the model, which a `head` stage freezes (composeModel's `backboneLayers`). */
+  backboneLayers?: readonly tf.layers.Layer[];
 }
 
 export interface TrainOutcome {
@@ -51,23 +53,32 @@ export interface TrainOutcome {
   valCorrect?: Uint8Array;
   /** The test split after training, with which images it got right. */
   test?: Evaluation;
-  /** Wall time of the first step (graph set-up, kernel selection) and of every later full batch. */
-  stepMs: { cold: number; samples: number[] };
-  /** `tf.memory().numTensors` after the first step and after the last: a growth is a leak. */
-  tensors: { afterFirstStep: number; afterLastStep: number };
+  /**
+   * Wall time of the first step (graph set-up, kernel selection) and of every later full batch;
+   * each stage's first step compiles its own graph and is left out. With several stages, each
+   * stage's samples too.
+   */
+  stepMs: { cold: number; samples: number[]; stages?: number[][] };
+  /**
+   * `tf.memory().numTensors` after the first step and after the last; `leaked` is what the
+   * stages grew by from their first step to their last (a stage's own state comes and goes).
+   */
+  tensors: { afterFirstStep: number; afterLastStep: number; leaked: number };
   /** How training and evaluation ran: one TensorFlow graph each, or eager ops and why. */
   engines: Engines;
 }
 
-export interface Engines {
-  train: { engine: 'graph' | 'eager'; reason?: string };
-  inference: { engine: 'graph' | 'eager'; reason?: string };
+export interface Engine {
+  engine: 'graph' | 'eager';
+  reason?: string;
 }
 
-/** Trains and evaluates a composed model. */
-export interface Trainer {
-  name: string;
-  fit(model: tf.LayersModel, data: TrainData, options: TrainOptions): Promise<TrainOutcome>;
+export interface Engines {
+  /** How the training step ran; with several stages, eager if any stage was, with its reason. */
+  train: Engine;
+  inference: Engine;
+  /** With several stages: each stage's step. */
+  stages?: Engine[];
 }
 
 /**
@@ -139,93 +150,166 @@ async function evaluateWith(inference: InferenceModel, data: TrainData, split: L
 }
 
 /**
- * The seed experiment's recipe: SGD (optionally with momentum) on sparse categorical
- * cross-entropy from logits, the whole model trained unless the backbone froze its layers,
- * BatchNorm in training mode during fit and in inference mode for evaluation, as in Keras.
+ * Checks a trainer's recipe against the run before anything trains: stages that add up to the
+ * epochs, a learning rate for the first step, freezing only where a backbone is known. Throws a
+ * UsageError naming the trainer.
  */
-export function sgdTrainer(): Trainer {
-  return {
-    name: 'sgd',
-    async fit(model, data, options) {
-      const { lr, momentum, epochs, batchSize, seed, divergenceLoss, onProgress } = options;
-      if (!(lr > 0)) throw new UsageError(`learning rate must be > 0, got ${lr}`);
-      if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-      if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
-      const trainStep = createTrainStep(model, { ...sgdConfig(lr, momentum), seed: deriveSeed(seed, 'train step') }, data.classes);
-      const inference = await compileInference(model);
-      const n = data.train.labels.length;
-      const steps = Math.ceil(n / batchSize);
-      const history: EpochMetrics[] = [];
-      const stepMs: number[] = [];
-      let cold = Number.NaN;
-      let afterFirstStep = 0;
-      let divergedAt: TrainOutcome['divergedAt'];
-      let valCorrect: Uint8Array | undefined;
+export function checkRecipe(trainer: TrainerPlugin, recipe: TrainingRecipe, epochs: number, canFreeze = true): TrainingRecipe {
+  const name = trainer.meta.name;
+  const stages = recipe.stages;
+  if (!Array.isArray(stages) || stages.length === 0) throw new UsageError(`trainer ${name}: its recipe has no stages`);
+  const total = stages.reduce((sum, s) => sum + s.epochs, 0);
+  stages.forEach((stage, i) => {
+    if (!(Number.isInteger(stage.epochs) && stage.epochs >= 1)) throw new UsageError(`trainer ${name}: stage ${i + 1} has ${stage.epochs} epochs; each stage needs at least 1`);
+    if (stage.train !== 'all' && stage.train !== 'head') throw new UsageError(`trainer ${name}: stage ${i + 1} trains ${JSON.stringify(stage.train)}; expected "all" or "head"`);
+    if (stage.train === 'head' && !canFreeze) throw new UsageError(`trainer ${name}: stage ${i + 1} freezes the backbone, but this model has no backbone layers to freeze`);
+    const first = stage.learningRate(0);
+    if (!(Number.isFinite(first) && first >= 0)) throw new UsageError(`trainer ${name}: stage ${i + 1} starts at learning rate ${first}; expected a number >= 0`);
+  });
+  if (total !== epochs) throw new UsageError(`trainer ${name}: its stages train ${total} epochs (${stages.map((s) => s.epochs).join(' + ')}) but the run has ${epochs}`);
+  const smoothing = recipe.labelSmoothing ?? 0;
+  if (!(smoothing >= 0 && smoothing < 1)) throw new UsageError(`trainer ${name}: label smoothing ${smoothing} is not in [0, 1)`);
+  return recipe;
+}
 
-      try {
-        for (let epoch = 1; epoch <= epochs && !divergedAt; epoch++) {
-          const started = performance.now();
-          const order = shuffledIndices(n, seededRandom(deriveSeed(seed, `epoch ${epoch}`)));
-          let lossSum = 0;
-          let correct = 0;
-          for (let step = 1; step <= steps; step++) {
-            const indices = order.subarray((step - 1) * batchSize, Math.min(step * batchSize, n));
-            const { x, y } = batchOf(data, data.train, indices);
-            const t0 = performance.now();
-            const { loss: value, correct: hits } = await trainStep(x, y);
-            const ms = performance.now() - t0;
-            tf.dispose([x, y]);
-            if (Number.isNaN(cold)) {
-              cold = ms;
-              afterFirstStep = tf.memory().numTensors;
-            } else if (indices.length === batchSize) {
-              stepMs.push(ms);
-            }
-            lossSum += value * indices.length;
-            correct += hits;
-            onProgress?.({ type: 'step', epoch, epochs, step, steps, loss: value });
-            await yieldToEventLoop();
-            if (!Number.isFinite(value) || value > divergenceLoss) {
-              divergedAt = { epoch, step, loss: value };
-              break;
-            }
-          }
-          if (divergedAt) break;
-          const val = await evaluate(inference, data, data.val, batchSize);
-          valCorrect = val.correct;
-          const metrics: EpochMetrics = {
-            epoch,
-            trainLoss: lossSum / n,
-            trainAccuracy: correct / n,
-            valLoss: val.loss,
-            valAccuracy: val.accuracy,
-            seconds: (performance.now() - started) / 1000,
-          };
-          history.push(metrics);
-          onProgress?.({ type: 'epoch', metrics, epochs });
-        }
-        const afterLastStep = tf.memory().numTensors;
-        const trainInference = divergedAt ? undefined : await evaluate(inference, data, data.train, batchSize);
-        // The test split once, after training; a diverged model has nothing to test.
-        const test = divergedAt || !data.test ? undefined : await evaluate(inference, data, data.test, batchSize);
-        return {
-          status: divergedAt ? 'diverged' : 'ok',
-          ...(divergedAt ? { divergedAt } : {}),
-          history,
-          ...(trainInference ? { trainInference: { loss: trainInference.loss, accuracy: trainInference.accuracy } } : {}),
-          ...(valCorrect && !divergedAt ? { valCorrect } : {}),
-          ...(test ? { test } : {}),
-          stepMs: { cold, samples: stepMs },
-          tensors: { afterFirstStep, afterLastStep },
-          engines: {
-            train: trainStep.engine ?? { engine: 'eager', reason: 'no step ran' },
-            inference: { engine: inference.engine, ...(inference.reason ? { reason: inference.reason } : {}) },
-          },
-        };
-      } finally {
-        trainStep.dispose();
-        inference.dispose();
-      }
-    },
+/** The training step's configuration for one stage of a recipe. */
+export function stageStepConfig(recipe: TrainingRecipe, stage: TrainingStage, index: number, seed: number): TrainStepConfig {
+  return {
+    optimizer: typeof stage.optimizer === 'function' ? stage.optimizer() : stage.optimizer,
+    learningRate: (step) => stage.learningRate(step),
+    labelSmoothing: recipe.labelSmoothing ?? 0,
+    ...(recipe.augment ? { augment: recipe.augment } : {}),
+    // The seed of the stage's random streams (augmentation, stochastic depth, ...).
+    seed: deriveSeed(seed, index === 0 ? 'train step' : `train step, stage ${index + 1}`),
   };
+}
+
+/** Freezes the backbone's layers for a `head` stage; returns what puts their flags back. */
+export function freeze(layers: readonly tf.layers.Layer[]): () => void {
+  const was = layers.map((l) => l.trainable);
+  for (const layer of layers) layer.trainable = false;
+  return () => layers.forEach((l, i) => (l.trainable = was[i] as boolean));
+}
+
+/**
+ * Trains a composed model with a trainer's recipe and evaluates it after every epoch: softmax
+ * cross-entropy on the logits, BatchNorm in training mode during fit and in inference mode for
+ * evaluation (a frozen one always in inference mode), as in Keras. Each stage gets a fresh
+ * training step (its optimiser state from zero, its learning rate fed at every step); the
+ * order of the images is seeded per epoch and does not depend on the trainer.
+ */
+export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: TrainerPlugin, options: TrainOptions): Promise<TrainOutcome> {
+  const { lr, epochs, batchSize, seed, divergenceLoss, onProgress } = options;
+  if (!(lr > 0)) throw new UsageError(`learning rate must be > 0, got ${lr}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
+  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
+  const n = data.train.labels.length;
+  const steps = Math.ceil(n / batchSize);
+  const recipe = checkRecipe(trainer, trainer.recipe({ lr, epochs, stepsPerEpoch: steps }), epochs, (data.backboneLayers?.length ?? 0) > 0);
+  const inference = await compileInference(model);
+  const history: EpochMetrics[] = [];
+  const stepMs: number[] = [];
+  const stageMs: number[][] = [];
+  const engines: Engines['stages'] = [];
+  let cold = Number.NaN;
+  let afterFirstStep = Number.NaN;
+  let afterLastStep = 0;
+  let leaked = 0;
+  let divergedAt: TrainOutcome['divergedAt'];
+  let valCorrect: Uint8Array | undefined;
+  let epoch = 0;
+
+  const runStage = async (stage: TrainingStage, index: number) => {
+    const config = stageStepConfig(recipe, stage, index, seed);
+    let trainStep: TrainStep | undefined;
+    const samples: number[] = [];
+    stageMs.push(samples);
+    try {
+      trainStep = createTrainStep(model, config, data.classes);
+      let first = Number.NaN;
+      for (let e = 1; e <= stage.epochs && !divergedAt; e++) {
+        epoch += 1;
+        const started = performance.now();
+        const order = shuffledIndices(n, seededRandom(deriveSeed(seed, `epoch ${epoch}`)));
+        let lossSum = 0;
+        let correct = 0;
+        for (let step = 1; step <= steps; step++) {
+          const indices = order.subarray((step - 1) * batchSize, Math.min(step * batchSize, n));
+          const { x, y } = batchOf(data, data.train, indices);
+          const t0 = performance.now();
+          const { loss: value, correct: hits } = await trainStep(x, y);
+          const ms = performance.now() - t0;
+          tf.dispose([x, y]);
+          if (Number.isNaN(first)) {
+            first = tf.memory().numTensors;
+            if (Number.isNaN(cold)) [cold, afterFirstStep] = [ms, first];
+          } else if (indices.length === batchSize) {
+            samples.push(ms);
+            stepMs.push(ms);
+          }
+          lossSum += value * indices.length;
+          correct += hits;
+          onProgress?.({ type: 'step', epoch, epochs, step, steps, loss: value });
+          await yieldToEventLoop();
+          if (!Number.isFinite(value) || value > divergenceLoss) {
+            divergedAt = { epoch, step, loss: value };
+            break;
+          }
+        }
+        if (divergedAt) break;
+        const val = await evaluate(inference, data, data.val, batchSize);
+        valCorrect = val.correct;
+        const metrics: EpochMetrics = {
+          epoch,
+          trainLoss: lossSum / n,
+          trainAccuracy: correct / n,
+          valLoss: val.loss,
+          valAccuracy: val.accuracy,
+          seconds: (performance.now() - started) / 1000,
+        };
+        history.push(metrics);
+        onProgress?.({ type: 'epoch', metrics, epochs });
+      }
+      afterLastStep = tf.memory().numTensors;
+      if (!Number.isNaN(first)) leaked += afterLastStep - first;
+      engines.push(trainStep.engine ?? { engine: 'eager', reason: 'no step ran' });
+    } finally {
+      trainStep?.dispose();
+      if (config.optimizer instanceof tf.Optimizer) config.optimizer.dispose();
+    }
+  };
+
+  try {
+    for (const [index, stage] of recipe.stages.entries()) {
+      if (divergedAt) break;
+      const restore = stage.train === 'head' ? freeze(data.backboneLayers ?? []) : () => {};
+      try {
+        await runStage(stage, index);
+      } finally {
+        restore();
+      }
+    }
+    const trainInference = divergedAt ? undefined : await evaluate(inference, data, data.train, batchSize);
+    // The test split once, after training; a diverged model has nothing to test.
+    const test = divergedAt || !data.test ? undefined : await evaluate(inference, data, data.test, batchSize);
+    const eager = engines.findIndex((e) => e.engine === 'eager');
+    const train: Engine = eager === -1 ? { engine: 'graph' } : engines.length > 1 ? { engine: 'eager', reason: `stage ${eager + 1}: ${engines[eager]!.reason}` } : engines[0]!;
+    return {
+      status: divergedAt ? 'diverged' : 'ok',
+      ...(divergedAt ? { divergedAt } : {}),
+      history,
+      ...(trainInference ? { trainInference: { loss: trainInference.loss, accuracy: trainInference.accuracy } } : {}),
+      ...(valCorrect && !divergedAt ? { valCorrect } : {}),
+      ...(test ? { test } : {}),
+      stepMs: { cold, samples: stepMs, ...(recipe.stages.length > 1 ? { stages: stageMs } : {}) },
+      tensors: { afterFirstStep, afterLastStep, leaked },
+      engines: {
+        train,
+        inference: { engine: inference.engine, ...(inference.reason ? { reason: inference.reason } : {}) },
+        ...(engines.length > 1 ? { stages: engines } : {}),
+      },
+    };
+  } finally {
+    inference.dispose();
+  }
 }

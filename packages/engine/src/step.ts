@@ -93,7 +93,7 @@ function eagerStep(model: tf.LayersModel, config: TrainStepConfig, classes: numb
   const weights = model.trainableWeights;
   const variables = weights.map((w) => w.read() as tf.Variable);
   const slotNames = rule ? rule.translator.slots(rule.options) : [];
-  const state = variables.map((v) => slotNames.map(() => tf.variable(tf.zerosLike(v), false)));
+  const state = variables.map((v) => slotNames.map(() => tf.tidy(() => tf.variable(tf.zerosLike(v), false))));
   const labelSmoothing = config.labelSmoothing ?? 0;
   const augment = augments(config.augment) ? eagerAugment(model.inputs[0]!.shape, config.augment ?? {}) : undefined;
   const tfOptimizer = rule ? undefined : (config.optimizer as tf.Optimizer);

@@ -1,7 +1,7 @@
 /**
  * `@headbench/core/testing`: the conformance kit. Every check is a plain async function that
  * throws a ConformanceError naming the plugin, the check, what it found and what it expected;
- * `describeHeadConformance` and `describeBackboneConformance` register them as vitest tests.
+ * `describeHeadConformance`, `describeBackboneConformance` and `describeTrainerConformance` register them as vitest tests.
  * vitest is an optional peer dependency of core, needed only by those two.
  */
 export { ConformanceError, checkMeta, checkOptions, NAME_PATTERN, SEMVER_PATTERN, type Check, type FactoryOf } from './shared.js';
@@ -34,4 +34,14 @@ export {
   DEFAULT_INPUT_SIZES,
   type BackboneConformanceOptions,
 } from './backbone.js';
-export { describeBackboneConformance, describeHeadConformance } from './vitest.js';
+export {
+  checkTrainerConformance,
+  checkTrainerFrozenBackbone,
+  checkTrainerGraph,
+  checkTrainerNoLeak,
+  checkTrainerRecipe,
+  checkTrainerSeeded,
+  TRAINER_CHECKS,
+  type TrainerConformanceOptions,
+} from './trainer.js';
+export { describeBackboneConformance, describeHeadConformance, describeTrainerConformance } from './vitest.js';

@@ -1,10 +1,11 @@
 import { describe, it } from 'vitest';
-import type { BackbonePlugin, HeadPlugin } from '../plugin.js';
+import type { BackbonePlugin, HeadPlugin, TrainerPlugin } from '../plugin.js';
 import { BACKBONE_CHECKS, type BackboneConformanceOptions } from './backbone.js';
 import { HEAD_CHECKS, type HeadConformanceOptions } from './head.js';
+import { TRAINER_CHECKS, type TrainerConformanceOptions } from './trainer.js';
 import { subjectOf, type Check, type FactoryOf, type Make } from './shared.js';
 
-function describeChecks<P extends HeadPlugin | BackbonePlugin, O extends { options?: Record<string, unknown> }>(
+function describeChecks<P extends HeadPlugin | BackbonePlugin | TrainerPlugin, O extends { options?: Record<string, unknown> }>(
   kind: P['meta']['kind'],
   checks: readonly Check<P, O>[],
   factory: FactoryOf<P>,
@@ -27,4 +28,12 @@ export function describeHeadConformance(factory: FactoryOf<HeadPlugin>, options?
 /** Registers one vitest test per backbone check; pass cheap build options (`weights: 'none'`, small inputSizes). */
 export function describeBackboneConformance(factory: FactoryOf<BackbonePlugin>, options?: BackboneConformanceOptions): void {
   describeChecks('backbone', BACKBONE_CHECKS, factory, options);
+}
+
+/**
+ * Registers one vitest test per trainer check: `describeTrainerConformance(adam, { freezeOptions: { freezeEpochs: 1 } })`.
+ * The checks train a small model for two epochs, several times.
+ */
+export function describeTrainerConformance(factory: FactoryOf<TrainerPlugin>, options?: TrainerConformanceOptions): void {
+  describeChecks('trainer', TRAINER_CHECKS, factory, options);
 }

@@ -52,7 +52,7 @@ export async function compileTrainStep(model: tf.LayersModel, classes: number, o
   const { feeds, updates, slots, fedStep, seeds } = graph;
   const targets = updates.map((v) => v.read() as tf.Variable);
   // The optimiser's state lives here, as Keras' optimizer variables do: zeros at first.
-  const state = slots.map(({ variable }) => tf.variable(tf.zeros(variable.shape as number[]), false));
+  const state = slots.map(({ variable }) => tf.tidy(() => tf.variable(tf.zeros(variable.shape as number[]), false)));
   let disposed = false;
   return {
     async run(x, y, { lr, iteration, seed }) {
