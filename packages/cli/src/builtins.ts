@@ -3,6 +3,7 @@ import type { PluginRegistry } from '@headbench/core';
 import { flatten } from '@headbench/heads-flatten';
 import { gap } from '@headbench/heads-gap';
 import { gmp } from '@headbench/heads-gmp';
+import { adam, adamw, rmsprop, sgd } from '@headbench/trainers';
 
 /** The plugins every run can name without `--plugin`, with the package each comes from. */
 export const BUILTINS = [
@@ -15,6 +16,10 @@ export const BUILTINS = [
   [gap, '@headbench/heads-gap'],
   [flatten, '@headbench/heads-flatten'],
   [gmp, '@headbench/heads-gmp'],
+  [sgd, '@headbench/trainers'],
+  [adam, '@headbench/trainers'],
+  [adamw, '@headbench/trainers'],
+  [rmsprop, '@headbench/trainers'],
 ] as const;
 
 export function registerBuiltins(registry: PluginRegistry): void {

@@ -12,6 +12,11 @@ export interface HeadbenchConfig {
   backbones?: string[];
   /** Head specifiers, such as `gap`. */
   heads?: string[];
+  /**
+   * Trainer specifiers, such as `adam:schedule=cosine`, each at every `lr`; or with learning
+   * rates of their own, `{ trainer: 'adam', lr: [1e-3, 1e-4] }` (`--lr` overrides those).
+   */
+  trainers?: (string | { trainer: string; lr: number[] })[];
   /** Learning rates to train each combination with. */
   lr?: number[];
   /** Seeds to repeat each combination with. */
@@ -36,7 +41,7 @@ export interface HeadbenchConfig {
   baseline?: string;
   epochs?: number;
   batchSize?: number;
-  /** SGD momentum (0, plain SGD, as in the seed experiment). */
+  /** SGD momentum (0, plain SGD, as in the seed experiment): the trainer `sgd:momentum=<m>`; not beside `trainers`. */
   momentum?: number;
 }
 
@@ -57,6 +62,10 @@ const FIELDS: Record<keyof HeadbenchConfig, { check(v: unknown): boolean; expect
   plugins: { check: Array.isArray, expected: 'an array of plugin factories' },
   backbones: { check: listOf((v) => typeof v === 'string'), expected: 'a non-empty array of backbone specifiers' },
   heads: { check: listOf((v) => typeof v === 'string'), expected: 'a non-empty array of head specifiers' },
+  trainers: {
+    check: listOf((v) => typeof v === 'string' || (typeof v === 'object' && v !== null && typeof (v as { trainer?: unknown }).trainer === 'string' && listOf((r) => typeof r === 'number' && r > 0 && Number.isFinite(r))((v as { lr?: unknown }).lr))),
+    expected: "a non-empty array of trainer specifiers or { trainer: 'adam', lr: [0.001] } objects",
+  },
   lr: { check: listOf((v) => typeof v === 'number' && v > 0 && Number.isFinite(v)), expected: 'a non-empty array of positive numbers' },
   seeds: { check: listOf(isInteger), expected: 'a non-empty array of integers' },
   inputSize: { check: (v) => isInteger(v) && v > 0, expected: 'a positive integer' },

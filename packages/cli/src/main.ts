@@ -7,6 +7,8 @@ const FORMATS = ['md', 'csv', 'json'] as const;
 // TensorFlow (about a second). Commands import their modules when they run.
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+// The built-in trainers, for --help (builtins.ts registers them; cli.test.ts checks the two agree).
+export const TRAINERS = 'sgd, adam, adamw, rmsprop';
 
 /** A command's modules did not load: a broken install or runtime, not a bug in headbench. */
 class SetupError extends Error {
@@ -78,6 +80,8 @@ export function createProgram(): Command {
     .command('params')
     .description('print the parameter counts of every backbone x head, without training'))
     .option('--classes <n>', 'number of classes', integer(2))
+    .option('--trainer <spec>', 'also a row per trainer, with the parameters its first stage trains (the head alone when it freezes the backbone); repeatable', collect)
+    .option('--epochs <n>', 'epochs the trainers\' recipes are made for (default: 5)', integer(1))
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('md'))
     .action(async (_options: unknown, command: Command) => {
       const { runParams } = await load(() => import('./commands/params.js'));
@@ -86,11 +90,12 @@ export function createProgram(): Command {
 
   program
     .command('run')
-    .description('train every backbone x head x lr x seed combination and report accuracy, parameters and step time')
-    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val) or nightly (gap, flatten and gmp, three seeds, offline)').default(undefined, 'default'))
+    .description('train every backbone x head x trainer x lr x seed combination and report accuracy, parameters and step time')
+    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val), recipes (gap and flatten with sgd at lr 0.1 and 0.01 and adam at 1e-3 and 1e-4, offline) or nightly (gap, flatten and gmp, three seeds, offline)').default(undefined, 'default'))
     .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: the preset\'s)', collect)
     .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: the preset\'s, gap and flatten)', collect)
-    .option('--lr <rate>', 'learning rate; repeatable (default: the preset\'s, 0.1 and 0.01)', collectNumbers(positive))
+    .option('--trainer <spec>', `trainer as name or name:key=value,...: ${TRAINERS}; repeatable (default: the preset's, sgd)`, collect)
+    .option('--lr <rate>', 'learning rate, of every trainer; repeatable (default: the preset\'s, 0.1 and 0.01)', collectNumbers(positive))
     .option('--seed <n>', 'seed for initialisation and data order; repeatable (default: 1)', collectNumbers(integer(0)))
     .option('--train <dir>', 'training images as <dir>/<class>/<image> (default: the preset\'s; the bundled flowers-mini)')
     .option('--val <dir>', 'validation images with the same class folders as --train')
@@ -105,7 +110,7 @@ export function createProgram(): Command {
     .option('--epochs <n>', 'epochs per combination (default: the preset\'s; 5)', integer(1))
     .option('--batch-size <n>', 'images per training step (default: 32)', integer(1))
     .option('--input-size <pixels>', 'square input size (default: the preset\'s; 96 for default, 224 for seed)', integer(1))
-    .option('--momentum <m>', 'SGD momentum (default: 0, plain SGD as in the seed experiment)', fraction0)
+    .option('--momentum <m>', 'SGD momentum, the same as --trainer sgd:momentum=<m> (default: 0, plain SGD as in the seed experiment)', fraction0)
     .option('--diverge-loss <loss>', 'a training loss above this (or NaN) marks the combination diverged and stops it (default: 1000)', positive)
     .option('--out <dir>', 'folder for results.json, results.csv and summary.md (default: headbench-results/<preset>-<time>)')
     .option('--resume', 'continue the run in --out (same settings and plan): finished combinations are kept and skipped')
@@ -132,10 +137,12 @@ export function createProgram(): Command {
 
   crossProductOptions(program
     .command('bench')
-    .description('time the training step and inference of every backbone x head with tinybench, on random input (no dataset)'))
+    .description('time the training step and inference of every backbone x head x trainer with tinybench, on random input (no dataset)'))
+    .option('--trainer <spec>', 'trainer whose step is timed, as name or name:key=value,...; repeatable (default: sgd)', collect)
     .option('--batch-size <n>', 'images per training step and per inference call (default: 32)', integer(1), 32)
     .option('--classes <n>', 'number of classes of the head (default: 5)', integer(2), 5)
-    .option('--lr <rate>', 'SGD learning rate of the timed step (default: 0.01)', positive, 0.01)
+    .option('--lr <rate>', 'learning rate of the timed step (default: 0.01)', positive, 0.01)
+    .option('--epochs <n>', 'epochs the trainers\' recipes are made for: their schedules and stages (default: 5)', integer(1), 5)
     .option('--seed <n>', 'seed of initialisation and input (default: 1)', integer(0), 1)
     .option('--min-samples <n>', 'fewest timed calls per task, after warm-up (default: 10)', integer(2), 10)
     .option('--min-time <ms>', 'time each task at least this long (default: 2000)', integer(0), 2000)

@@ -3,15 +3,24 @@ import { fileURLToPath } from 'node:url';
 /** The flowers kept in this package: 5 classes, 600 train and 200 val images, 128x128, CC-BY 2.0. */
 export const FLOWERS_MINI = fileURLToPath(new URL('../datasets/flowers-mini', import.meta.url));
 
+/** A trainer with the learning rates it trains at, when they are its own (`{ trainer: 'adam', lr: [1e-3, 1e-4] }`). */
+export interface TrainerWithRates {
+  trainer: string;
+  lr: number[];
+}
+
 /** Everything a run can be told; a preset fills some of it, the config file and flags the rest. */
 export interface RunPlanSettings {
   backbones: string[];
   heads: string[];
+  /** Trainer specifiers, each at every `lr`, or with learning rates of its own (`--lr` overrides those). */
+  trainers: (string | TrainerWithRates)[];
   lr: number[];
   seeds: number[];
   inputSize: number;
   epochs: number;
   batchSize: number;
+  /** `--momentum`: SGD's momentum, the trainer `sgd:momentum=<m>` (0: plain SGD). */
   momentum: number;
   train?: string;
   val?: string;
@@ -61,6 +70,24 @@ export const PRESETS: Record<string, Preset> = {
       lr: [0.01],
       seeds: [1],
       inputSize: 160,
+      epochs: 5,
+      batchSize: 32,
+      train: `${FLOWERS_MINI}/train`,
+      val: `${FLOWERS_MINI}/val`,
+    },
+  },
+  recipes: {
+    description:
+      'trainers compared: MobileNetV2 alpha 0.35 (ImageNet) at 96x96 on the bundled flowers-mini, gap and flatten, each with sgd at lr 0.1 and 0.01 (the seed experiment\'s) and with adam at lr 1e-3 (Keras\' default) and 1e-4 (the rate people fine-tune with), seed 1, 5 epochs (8 combinations)',
+    settings: {
+      backbones: ['mobilenetv2:alpha=0.35'],
+      heads: ['gap', 'flatten'],
+      trainers: [
+        { trainer: 'sgd', lr: [0.1, 0.01] },
+        { trainer: 'adam', lr: [0.001, 0.0001] },
+      ],
+      seeds: [1],
+      inputSize: 96,
       epochs: 5,
       batchSize: 32,
       train: `${FLOWERS_MINI}/train`,

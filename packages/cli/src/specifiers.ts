@@ -1,7 +1,7 @@
-import { formatSpecifier, parseSpecifier, UsageError, type BackbonePlugin, type HeadPlugin, type PluginKind, type PluginRegistry } from '@headbench/core';
+import { formatSpecifier, parseSpecifier, UsageError, type BackbonePlugin, type HeadPlugin, type PluginKind, type PluginRegistry, type TrainerPlugin } from '@headbench/core';
 
 /** A plugin's row name: its name and the options that differ from its defaults. */
-export function canonical(registry: PluginRegistry, kind: PluginKind, plugin: BackbonePlugin | HeadPlugin): string {
+export function canonical(registry: PluginRegistry, kind: PluginKind, plugin: BackbonePlugin | HeadPlugin | TrainerPlugin): string {
   const defaults = registry.create(kind, plugin.meta.name).options;
   return formatSpecifier(plugin.meta.name, plugin.options, defaults);
 }
@@ -26,3 +26,18 @@ export function unique<T extends { label: string }>(what: string, items: T[]): T
   return items;
 }
 
+
+/**
+ * The trainers a command names, each made (so a bad option is refused before anything runs) and
+ * named canonically: `sgd:momentum=0` is `sgd`, the default trainer, whose rows keep the ids they
+ * had before the trainer axis.
+ */
+export function trainersOf(registry: PluginRegistry, specifiers: readonly string[]): { label: string; plugin: TrainerPlugin }[] {
+  return unique(
+    'trainers',
+    specifiers.map((s) => {
+      const plugin = registry.create('trainer', s);
+      return { label: canonical(registry, 'trainer', plugin), plugin };
+    }),
+  );
+}

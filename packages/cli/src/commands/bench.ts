@@ -11,11 +11,12 @@ import {
 } from '@headbench/core';
 import { multiplyAdds } from '@headbench/engine';
 import { DEFAULTS, loadConfig, loadPlugins } from '../config.js';
-import { canonical, unique, withoutWeights } from '../specifiers.js';
+import { canonical, trainersOf, unique, withoutWeights } from '../specifiers.js';
 
 export interface BenchRow extends ModelBench {
   backbone: string;
   head: string;
+  trainer: string;
   inputSize: number;
   batchSize: number;
   classes: number;
@@ -27,10 +28,13 @@ export interface BenchRow extends ModelBench {
 export interface BenchOptions {
   backbone?: string[];
   head?: string[];
+  trainer?: string[];
   inputSize?: number;
   batchSize: number;
   classes: number;
   lr: number;
+  /** Epochs the trainers' recipes are made for (their schedules and stages). */
+  epochs: number;
   seed: number;
   minSamples: number;
   minTime: number;
@@ -45,6 +49,7 @@ const ms = (v: number) => Number(v.toFixed(1));
 export const BENCH_COLUMNS: readonly Column<BenchRow>[] = [
   { key: 'backbone', title: 'backbone', value: (r) => r.backbone },
   { key: 'head', title: 'head', value: (r) => r.head },
+  { key: 'trainer', title: 'trainer', value: (r) => (r.stage ? `${r.trainer} (stage ${r.stage.index}/${r.stage.of}${r.stage.train === 'head' ? ', head only' : ''})` : r.trainer) },
   { key: 'inputSize', title: 'input', value: (r) => r.inputSize },
   { key: 'batchSize', title: 'batch', value: (r) => r.batchSize },
   { key: 'params', title: 'params', value: (r) => r.params.total },
@@ -76,29 +81,34 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
     return { label: canonical(registry, 'head', plugin), plugin };
   }));
   for (const { plugin } of backbones) plugin.featureShape(inputSize);
+  const trainers = trainersOf(registry, options.trainer ?? config.trainers?.map((t) => (typeof t === 'string' ? t : t.trainer)) ?? ['sgd']);
 
   const rows: BenchRow[] = [];
-  const total = backbones.length * heads.length;
+  const total = backbones.length * heads.length * trainers.length;
   for (const backbone of backbones) {
     for (const head of heads) {
-      const which = `${rows.length + 1}/${total} ${backbone.label} + ${head.label}`;
-      const composed = await composeModel(backbone.plugin, head.plugin, { inputSize, classes: options.classes, seed: options.seed });
-      try {
-        const timing = await benchModel(composed.model, {
-          inputSize,
-          classes: options.classes,
-          batchSize: options.batchSize,
-          lr: options.lr,
-          seed: options.seed,
-          minSamples: options.minSamples,
-          minTimeMs: options.minTime,
-          onTask: (task) => log(`${which}: timing ${task}`),
-        });
-        if (timing.trainEngine.reason) log(`${which}: the training step ran eagerly: ${timing.trainEngine.reason}`);
-        if (timing.inferenceEngine.reason) log(`${which}: inference ran eagerly: ${timing.inferenceEngine.reason}`);
-        rows.push({ backbone: backbone.label, head: head.label, inputSize, batchSize: options.batchSize, classes: options.classes, params: composed.params, multiplyAdds: multiplyAdds(composed.model), ...timing });
-      } finally {
-        composed.model.dispose();
+      for (const trainer of trainers) {
+        const which = `${rows.length + 1}/${total} ${backbone.label} + ${head.label}, ${trainer.label}`;
+        const composed = await composeModel(backbone.plugin, head.plugin, { inputSize, classes: options.classes, seed: options.seed });
+        try {
+          const timing = await benchModel(composed.model, {
+            inputSize,
+            classes: options.classes,
+            batchSize: options.batchSize,
+            lr: options.lr,
+            seed: options.seed,
+            // Steps per epoch only shape the schedule; a nominal 100 does for timing.
+            trainer: { plugin: trainer.plugin, epochs: options.epochs, stepsPerEpoch: 100, backboneLayers: composed.backboneLayers },
+            minSamples: options.minSamples,
+            minTimeMs: options.minTime,
+            onTask: (task) => log(`${which}: timing ${task}`),
+          });
+          if (timing.trainEngine.reason) log(`${which}: the training step ran eagerly: ${timing.trainEngine.reason}`);
+          if (timing.inferenceEngine.reason) log(`${which}: inference ran eagerly: ${timing.inferenceEngine.reason}`);
+          rows.push({ backbone: backbone.label, head: head.label, trainer: trainer.label, inputSize, batchSize: options.batchSize, classes: options.classes, params: composed.params, multiplyAdds: multiplyAdds(composed.model), ...timing });
+        } finally {
+          composed.model.dispose();
+        }
       }
     }
   }

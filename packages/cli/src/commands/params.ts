@@ -1,11 +1,15 @@
-import { composeModel, UsageError, type FeatureShape, type ParamCounts, type PluginRegistry } from '@headbench/core';
-import { canonical, unique, withoutWeights } from '../specifiers.js';
+import { checkRecipe, composeModel, countParams, freeze, UsageError, type FeatureShape, type ParamCounts, type PluginRegistry } from '@headbench/core';
+import { canonical, trainersOf, unique, withoutWeights } from '../specifiers.js';
 import { DEFAULTS, loadConfig, loadPlugins } from '../config.js';
 import { formatTable, type Column, type Format } from '@headbench/core';
 
 export interface ParamsRequest {
   backbones: readonly string[];
   heads: readonly string[];
+  /** With trainers, a row per trainer saying how many parameters its first stage trains. */
+  trainers?: readonly string[];
+  /** The epochs the trainers' recipes are made for (default 5). */
+  epochs?: number;
   inputSize: number;
   classes: number;
 }
@@ -18,6 +22,9 @@ export interface ParamsRow {
   classes: number;
   featureShape: FeatureShape;
   params: ParamCounts;
+  /** With trainers: the trainer, and the parameters its first stage trains (the head's alone when it freezes the backbone). */
+  trainer?: string;
+  trainedFirst?: number;
 }
 
 /** Parameter counts for every backbone x head, built but never trained; each model is disposed. */
@@ -30,14 +37,24 @@ export async function countCombinations(registry: PluginRegistry, request: Param
   }));
   for (const { plugin } of backbones) plugin.featureShape(request.inputSize);
 
+  const trainers = request.trainers ? trainersOf(registry, request.trainers) : undefined;
+  const epochs = request.epochs ?? 5;
   const rows: ParamsRow[] = [];
   for (const backbone of backbones) {
     for (const head of heads) {
       // The seed changes initial values only, never counts.
       const composed = await composeModel(backbone.plugin, head.plugin, { inputSize: request.inputSize, classes: request.classes, seed: 0 });
-      composed.model.dispose();
       const { inputSize, classes } = request;
-      rows.push({ backbone: backbone.label, head: head.label, inputSize, classes, featureShape: composed.featureShape, params: composed.params });
+      const row = { backbone: backbone.label, head: head.label, inputSize, classes, featureShape: composed.featureShape, params: composed.params };
+      for (const trainer of trainers ?? []) {
+        const recipe = checkRecipe(trainer.plugin, trainer.plugin.recipe({ lr: 0.01, epochs, stepsPerEpoch: 1 }), epochs);
+        const restore = recipe.stages[0]!.train === 'head' ? freeze(composed.backboneLayers) : () => {};
+        const trainedFirst = countParams(composed.model).trainable;
+        restore();
+        rows.push({ ...row, trainer: trainer.label, trainedFirst });
+      }
+      if (!trainers) rows.push(row);
+      composed.model.dispose();
     }
   }
   return rows;
@@ -55,10 +72,20 @@ export const PARAMS_COLUMNS: readonly Column<ParamsRow>[] = [
   { key: 'headParams', title: 'head params', value: (r) => r.params.head },
 ];
 
+/** With --trainer: which trainer, and what its first stage trains. */
+export const TRAINER_PARAMS_COLUMNS: readonly Column<ParamsRow>[] = [
+  ...PARAMS_COLUMNS.slice(0, 2),
+  { key: 'trainer', title: 'trainer', value: (r) => r.trainer ?? '' },
+  ...PARAMS_COLUMNS.slice(2),
+  { key: 'trainedFirst', title: 'trained in stage 1', value: (r) => r.trainedFirst ?? '' },
+];
+
 /** What the command line gives `headbench params`, global options included. */
 export interface ParamsOptions {
   backbone?: string[];
   head?: string[];
+  trainer?: string[];
+  epochs?: number;
   inputSize?: number;
   classes?: number;
   format: Format;
@@ -78,8 +105,10 @@ export async function runParams(options: ParamsOptions, cwd: string): Promise<st
   const rows = await countCombinations(registry, {
     backbones: options.backbone ?? config.backbones ?? DEFAULTS.backbones,
     heads: options.head ?? config.heads ?? DEFAULTS.heads,
+    ...(options.trainer ? { trainers: options.trainer } : {}),
+    ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
     inputSize: options.inputSize ?? config.inputSize ?? DEFAULTS.inputSize,
     classes,
   });
-  return formatTable(rows, PARAMS_COLUMNS, options.format);
+  return formatTable(rows, options.trainer ? TRAINER_PARAMS_COLUMNS : PARAMS_COLUMNS, options.format);
 }

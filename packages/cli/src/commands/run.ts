@@ -2,12 +2,13 @@ import { ensureOfficialWeights, imagenetWeightFile } from '@headbench/backbones'
 import path from 'node:path';
 import {
   benchModel,
+  checkRecipe,
+  DEFAULT_TRAINER,
   imageFolderDataset,
   openResultsFolder,
   parseShard,
   plan,
   runPlan,
-  sgdTrainer,
   shardOf,
   syntheticDataset,
   UsageError,
@@ -16,9 +17,11 @@ import {
   type ImageDataset,
   type PluginRegistry,
   type RunResults,
+  type TrainerAxis,
 } from '@headbench/core';
 import { loadConfig, loadPlugins, type HeadbenchConfig } from '../config.js';
 import { PRESETS, RUN_DEFAULTS, type RunPlanSettings } from '../presets.js';
+import { trainersOf } from '../specifiers.js';
 import { createProgress, progressMode, type Progress } from '../progress.js';
 
 /** What the command line gives `headbench run`, global options included. */
@@ -26,6 +29,7 @@ export interface RunCommandOptions {
   preset?: string;
   backbone?: string[];
   head?: string[];
+  trainer?: string[];
   lr?: number[];
   seed?: number[];
   train?: string;
@@ -66,20 +70,36 @@ export function resolveSettings(options: RunCommandOptions, config: HeadbenchCon
   const test = options.test ?? config.test ?? (options.testSplit ?? config.testSplit ? undefined : p.test);
   const testSplit = options.testSplit ?? config.testSplit ?? (test === undefined ? p.testSplit : undefined);
   if (test !== undefined && testSplit !== undefined) throw new UsageError('give either --test <dir> or --test-split <fraction>, not both');
+  // --momentum (and the config's momentum) is the trainer sgd:momentum=<m>, as it was before the
+  // trainer axis; beside trainers of the same source it would be ambiguous.
+  if (options.momentum !== undefined && options.trainer) {
+    throw new UsageError(`--momentum ${options.momentum} is SGD's momentum, but --trainer names the trainers; write --trainer sgd:momentum=${options.momentum} instead`);
+  }
+  if (config.momentum !== undefined && config.trainers) {
+    throw new UsageError(`the config file gives momentum: ${config.momentum} beside trainers; write the trainer 'sgd:momentum=${config.momentum}' in trainers instead`);
+  }
+  const sgdWith = (m: number) => [m > 0 ? `sgd:momentum=${m}` : 'sgd'];
+  const flagTrainers = options.trainer ?? (options.momentum !== undefined ? sgdWith(options.momentum) : undefined);
+  const configTrainers = config.trainers ?? (config.momentum !== undefined ? sgdWith(config.momentum) : undefined);
+  const momentum = options.trainer ? 0 : (options.momentum ?? (config.trainers ? 0 : config.momentum));
   const settings = {
     preset: presetName,
     backbones: options.backbone ?? config.backbones ?? p.backbones ?? ['mobilenetv2'],
     heads: options.head ?? config.heads ?? p.heads ?? ['gap', 'flatten'],
+    trainers: flagTrainers ?? configTrainers ?? p.trainers ?? ['sgd'],
     lr: options.lr ?? config.lr ?? p.lr ?? [0.01],
     seeds: options.seed ?? config.seeds ?? p.seeds ?? [...RUN_DEFAULTS.seeds],
     inputSize: options.inputSize ?? config.inputSize ?? p.inputSize ?? 224,
     epochs: options.epochs ?? config.epochs ?? p.epochs ?? RUN_DEFAULTS.epochs,
     batchSize: options.batchSize ?? config.batchSize ?? p.batchSize ?? RUN_DEFAULTS.batchSize,
-    momentum: options.momentum ?? config.momentum ?? p.momentum ?? RUN_DEFAULTS.momentum,
+    momentum: momentum ?? p.momentum ?? RUN_DEFAULTS.momentum,
     ...(options.dataset === 'synthetic' ? {} : data),
     ...(test !== undefined ? { test } : {}),
     ...(testSplit !== undefined ? { testSplit } : {}),
   };
+  // --lr is every trainer's learning rate, also of trainers that bring their own; so is the
+  // config's lr for the preset's trainers.
+  if (options.lr || (config.lr && !flagTrainers && !configTrainers)) settings.trainers = settings.trainers.map((t) => (typeof t === 'string' ? t : t.trainer));
   const heads = settings.heads;
   const baseline = options.baseline ?? config.baseline ?? p.baseline ?? heads[0];
   if (baseline === undefined || !heads.includes(baseline)) {
@@ -118,10 +138,23 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 
-/** Checks every plugin specifier and the input size before anything is decoded or trained. */
-function checkPlugins(registry: PluginRegistry, settings: RunPlanSettings): void {
+/**
+ * Checks every plugin specifier and the input size before anything is decoded or trained, and
+ * gives the plan's trainers by their canonical names.
+ */
+function checkPlugins(registry: PluginRegistry, settings: RunPlanSettings): (string | TrainerAxis)[] {
   for (const spec of settings.backbones) registry.create('backbone', spec).featureShape(settings.inputSize);
   for (const spec of settings.heads) registry.create('head', spec);
+  const names = trainersOf(registry, settings.trainers.map((t) => (typeof t === 'string' ? t : t.trainer)));
+  return settings.trainers.map((t, i) => (typeof t === 'string' ? names[i]!.label : { trainer: names[i]!.label, learningRates: t.lr }));
+}
+
+/** Each trainer's recipe for this run (its stages and schedule), so a setting that cannot work stops the run before it trains. */
+function checkRecipes(registry: PluginRegistry, trainers: readonly (string | TrainerAxis)[], settings: RunPlanSettings, stepsPerEpoch: number): void {
+  for (const t of trainers) {
+    const trainer = registry.create('trainer', typeof t === 'string' ? t : t.trainer);
+    for (const lr of typeof t === 'string' ? settings.lr : t.learningRates) checkRecipe(trainer, trainer.recipe({ lr, epochs: settings.epochs, stepsPerEpoch }), settings.epochs);
+  }
 }
 
 /**
@@ -148,9 +181,9 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
   const { config } = loaded;
   const settings = resolveSettings(options, config);
   const registry = await loadPlugins(loaded, options.plugin ?? [], cwd);
-  checkPlugins(registry, settings);
+  const trainers = checkPlugins(registry, settings);
   const weightFiles = await ensureImagenetWeights(registry, settings);
-  let combinations = plan({ backbones: settings.backbones, heads: settings.heads, learningRates: settings.lr, seeds: settings.seeds });
+  let combinations = plan({ backbones: settings.backbones, heads: settings.heads, trainers, learningRates: settings.lr, seeds: settings.seeds });
   const shard = options.shard ? parseShard(options.shard) : undefined;
   if (shard) combinations = shardOf(combinations, shard);
   const mode = options.extend ? 'extend' : options.resume ? 'resume' : 'new';
@@ -173,11 +206,19 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
     divergeLoss: divergenceLoss,
     bench,
   };
-  // Which combinations this run trains: --resume continues the same, --extend adds others.
-  const runPlanAxes = { backbone: settings.backbones, head: settings.heads, lr: settings.lr, seed: settings.seeds, shard: shard ? `${shard.index}/${shard.count}` : null };
+  // Which combinations this run trains: --resume continues the same, --extend adds others. The
+  // trainer axis is recorded when it is not the default sgd alone, so that folders from before
+  // it keep their plans.
+  const defaultTrainer = trainers.length === 1 && trainers[0] === DEFAULT_TRAINER;
+  const trainerAxis = trainers.map((t) => (typeof t === 'string' ? t : { trainer: t.trainer, lr: t.learningRates }));
+  const runPlanAxes = { backbone: settings.backbones, head: settings.heads, ...(defaultTrainer ? {} : { trainer: trainerAxis }), lr: settings.lr, seed: settings.seeds, shard: shard ? `${shard.index}/${shard.count}` : null };
+  const stepsPerEpoch = Math.ceil(dataset.trainCount / settings.batchSize);
   let folder: ReturnType<typeof openResultsFolder> | undefined;
   let onSigint: (() => void) | undefined;
   try {
+    // Each trainer's recipe (its stages and schedule) for this run: a setting that cannot work
+    // stops the run here, before the folder is touched.
+    checkRecipes(registry, trainers, settings, stepsPerEpoch);
     // Before decoding or training: a folder in use, other settings or a filesystem that cannot
     // take the results are refused at once.
     folder = openResultsFolder({ outDir, mode, config: runConfig, plan: runPlanAxes, argv });
@@ -190,7 +231,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
       process.exit(130);
     };
     process.once('SIGINT', onSigint);
-    const stepsPerCombination = settings.epochs * Math.ceil(dataset.trainCount / settings.batchSize);
+    const stepsPerCombination = settings.epochs * stepsPerEpoch;
     progress = createProgress(progressKind, stepsPerCombination);
     for (const line of folder.notes) progress.warn(line);
     progress.note(
@@ -207,7 +248,6 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
         combinations,
         registry,
         dataset,
-        trainer: sgdTrainer(),
         outDir,
         mode,
         config: runConfig,
@@ -218,12 +258,20 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
         inputSize: settings.inputSize,
         epochs: settings.epochs,
         batchSize: settings.batchSize,
-        momentum: settings.momentum,
         divergenceLoss,
         ...(bench
           ? {
-              afterTraining: (model, row) =>
-                benchModel(model, { inputSize: settings.inputSize, classes: row.classes, batchSize: settings.batchSize, lr: row.lr, seed: row.seed, minSamples: 10, minTimeMs: 0 }),
+              afterTraining: (model, row, { trainer, backboneLayers }) =>
+                benchModel(model, {
+                  inputSize: settings.inputSize,
+                  classes: row.classes,
+                  batchSize: settings.batchSize,
+                  lr: row.lr,
+                  seed: row.seed,
+                  trainer: { plugin: trainer, epochs: settings.epochs, stepsPerEpoch, backboneLayers },
+                  minSamples: 10,
+                  minTimeMs: 0,
+                }),
             }
           : {}),
         onEvent: (e) => {
