@@ -118,7 +118,7 @@ describe('headbench params', () => {
     expect(summary(overridden)).toEqual([['mobilenetv2:alpha=0.35', 'flatten', 96, 10, fixture(0.35, 96, 'flatten', 10).headParams]]);
     expect(typo).toMatchObject({
       status: 2,
-      errors: ['headbench: typo.mjs: unknown key "head"; known keys: plugins, backbones, heads, lr, seeds, inputSize, classes, preset, train, val, valSplit, test, testSplit, baseline, epochs, batchSize, momentum'],
+      errors: ['headbench: typo.mjs: unknown key "head"; known keys: plugins, backbones, heads, trainers, lr, seeds, inputSize, classes, preset, train, val, valSplit, test, testSplit, baseline, epochs, batchSize, momentum'],
     });
   });
 });
@@ -172,7 +172,7 @@ describe('headbench --plugin', () => {
     const cases = [
       ['./not-a-plugin.mjs', '--plugin ./not-a-plugin.mjs is not a plugin factory: expected a function returning a plugin, found an object with keys hello, world'],
       ['./no-default.mjs', 'plugin module "./no-default.mjs" has no default export; found exports gap; export the plugin factory as default'],
-      ['./trainer.mjs', '--plugin ./trainer.mjs is not a headbench plugin: its factory returned plugin "sgd" of unknown kind "trainer"'],
+      ['./trainer.mjs', '--plugin ./trainer.mjs is not a headbench plugin: its factory returned trainer plugin "sgd" without recipe'],
       ['./throws.mjs', '--plugin ./throws.mjs: loading it failed: cannot read config of undefined'],
       ['headbench-plugin-nope', 'cannot find plugin module "headbench-plugin-nope" from '],
       ['./nope.mjs', `--plugin ./nope.mjs: no such file (${path.join(tmp, 'nope.mjs')})`],

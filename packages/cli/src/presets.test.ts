@@ -11,6 +11,7 @@ describe('presets', () => {
       preset: 'nightly',
       backbones: ['mobilenetv2:alpha=0.35'],
       heads: ['gap', 'flatten', 'gmp'],
+      trainers: ['sgd'],
       lr: [0.01],
       seeds: [1, 2, 3],
       inputSize: 96,
@@ -35,12 +36,38 @@ describe('presets', () => {
     expect(() => resolveSettings({ test: '/t', testSplit: 0.2 }, {})).toThrow('give either --test <dir> or --test-split <fraction>, not both');
   });
 
+  it('recipes: gap and flatten, each with sgd at 0.1 and 0.01 and adam at 1e-3 and 1e-4, on flowers-mini', () => {
+    const settings = resolveSettings({ preset: 'recipes' }, {});
+    expect(settings).toMatchObject({ backbones: ['mobilenetv2:alpha=0.35'], heads: ['gap', 'flatten'], inputSize: 96, epochs: 5, seeds: [1], train: `${FLOWERS_MINI}/train` });
+    const trainers = settings.trainers.map((t) => (typeof t === 'string' ? t : { trainer: t.trainer, learningRates: t.lr }));
+    const combinations = plan({ backbones: settings.backbones, heads: settings.heads, trainers, learningRates: settings.lr, seeds: settings.seeds });
+    expect(combinations.map((c) => `${c.head} ${c.trainer} ${c.lr}`)).toEqual([
+      'gap sgd 0.1', 'gap sgd 0.01', 'gap adam 0.001', 'gap adam 0.0001',
+      'flatten sgd 0.1', 'flatten sgd 0.01', 'flatten adam 0.001', 'flatten adam 0.0001',
+    ]);
+    // --lr gives every trainer the same rates again.
+    expect(resolveSettings({ preset: 'recipes', lr: [0.05] }, {}).trainers).toEqual(['sgd', 'adam']);
+  });
+
+  it('--momentum is the trainer sgd:momentum=<m>, and is refused beside --trainer', () => {
+    expect(resolveSettings({ momentum: 0.9 }, {}).trainers).toEqual(['sgd:momentum=0.9']);
+    expect(resolveSettings({ momentum: 0 }, {}).trainers).toEqual(['sgd']);
+    expect(resolveSettings({}, { momentum: 0.5 }).trainers).toEqual(['sgd:momentum=0.5']);
+    expect(resolveSettings({ trainer: ['adam'] }, { momentum: 0.5 }).trainers).toEqual(['adam']);
+    expect(() => resolveSettings({ momentum: 0.9, trainer: ['adam'] }, {})).toThrow("--momentum 0.9 is SGD's momentum, but --trainer names the trainers; write --trainer sgd:momentum=0.9 instead");
+    expect(() => resolveSettings({}, { momentum: 0.9, trainers: ['adam'] })).toThrow("the config file gives momentum: 0.9 beside trainers; write the trainer 'sgd:momentum=0.9' in trainers instead");
+  });
+
   it('name only built-in plugins, so that they run without --plugin', () => {
     const registry = new PluginRegistry();
     registerBuiltins(registry);
     for (const [name, { settings }] of Object.entries(PRESETS)) {
       for (const spec of settings.heads ?? []) expect({ name, head: registry.create('head', spec).meta.name }).toEqual({ name, head: spec.split(':')[0] });
       for (const spec of settings.backbones ?? []) expect({ name, backbone: registry.create('backbone', spec).meta.name }).toEqual({ name, backbone: spec.split(':')[0] });
+      for (const t of settings.trainers ?? []) {
+        const spec = typeof t === 'string' ? t : t.trainer;
+        expect({ name, trainer: registry.create('trainer', spec).meta.name }).toEqual({ name, trainer: spec.split(':')[0] });
+      }
     }
   });
 });

@@ -1,6 +1,19 @@
 export { tf, NATIVE_BACKEND, runtimeInfo, type OptimizerSpec, type AugmentOptions } from '@headbench/engine';
 // Keras layers tfjs lacks, for backbone plugins (each has graph translations in the engine).
 export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D } from '@headbench/engine';
+// The engine's translation tables, for plugins (which depend on core alone) that bring a layer or
+// an optimiser of their own.
+export {
+  layerTranslators,
+  trainTranslators,
+  optimizerTranslators,
+  type LayerTranslator,
+  type TrainTranslator,
+  type OptimizerTranslator,
+  type Ops,
+  type UpdateArgs,
+  type UpdateResult,
+} from '@headbench/engine';
 export { UsageError } from './errors.js';
 export { fileSystemError, explainFileErrors, makeFolder, systemErrorCode } from './files.js';
 export { lockFolder, LOCK_FILE, type FolderLock, type LockInfo } from './lock.js';

@@ -65,7 +65,7 @@ export interface ResultRow extends Omit<Combination, 'index' | 'trainer'> {
   status: RowStatus;
   /** For `error`: what went wrong, in one line. */
   error?: string;
-  /** Name and version of each plugin, with the options that differ from its defaults; `trainer` since the trainer axis. */
+  /** Name, every option and version of each plugin; `trainer` since the trainer axis. */
   plugins: { backbone: string; head: string; trainer?: string };
   inputSize: number;
   classes: number;

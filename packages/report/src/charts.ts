@@ -24,11 +24,14 @@ function render(id: string, title: string, option: echarts.EChartsCoreOption, se
   return { id, title, svg, series };
 }
 
-/** How a row is called in legends: the combination without the backbone when all rows share it. */
+/** How a row is called in legends: the combination without the backbone, trainer or seed when all rows share it. */
 export function labelOf(row: ResultRow, rows: readonly ResultRow[]): string {
   const oneBackbone = rows.every((r) => r.backbone === row.backbone);
+  // Rows from before the trainer axis trained with sgd.
+  const trainer = (r: ResultRow) => r.trainer ?? 'sgd';
+  const oneTrainer = rows.every((r) => trainer(r) === trainer(row));
   const oneSeed = rows.every((r) => r.seed === row.seed);
-  return [oneBackbone ? '' : row.backbone, row.head, `lr ${row.lr}`, oneSeed ? '' : `seed ${row.seed}`].filter(Boolean).join(' · ');
+  return [oneBackbone ? '' : row.backbone, row.head, oneTrainer ? '' : trainer(row), `lr ${row.lr}`, oneSeed ? '' : `seed ${row.seed}`].filter(Boolean).join(' · ');
 }
 
 /** How a group is called: head and lr, with the backbone when the run has several. */
