@@ -30,8 +30,8 @@ export {
   buildInferenceGraph,
   seedKey,
   UnsupportedLayerError,
+  GraphBuilder,
   type LayerTranslator,
   type LayerContext,
-  type GraphBuilder,
   type GraphTensor,
 } from './graph/translate.js';

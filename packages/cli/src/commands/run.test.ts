@@ -38,7 +38,7 @@ describe('headbench run', () => {
     // The tinybench timings of the trained model.
     expect(row!.bench!.train.samples).toBeGreaterThanOrEqual(10);
     expect(row!.bench!.inferenceSingle.latency.p50).toBeGreaterThan(0);
-    expect(r.stdout).toMatch(/\| mobilenetv2:alpha=0\.35 \| gap +\| 0\.01 \|/);
+    expect(r.stdout).toMatch(/\| mobilenetv2:alpha=0\.35 \| gap +\| sgd +\| 0\.01 \|/);
     expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toContain('final val acc');
   });
 
