@@ -159,6 +159,12 @@ const cases: Case[] = [
     keeps: out,
   },
   {
+    what: '--resume with a --trainer the run did not have',
+    args: () => ['run', ...SMALL, ...BASE_PLAN, '--trainer', 'adam', '--resume', '--out', copyOfBase('resume-trainer')],
+    message: (a) => `--resume: ${json(out(a))} holds another plan (--trainer: was not recorded; now adam); add these combinations to its 4 rows with --extend --out ${out(a)} instead, or choose another --out`,
+    keeps: out,
+  },
+  {
     what: '--resume with a --shard the run did not have',
     args: () => ['run', ...SMALL, ...BASE_PLAN, '--shard', '1/2', '--resume', '--out', copyOfBase('resume-shard')],
     message: (a) => `--resume: ${json(out(a))} holds another plan (--shard: was none; now 1/2); add these combinations to its 4 rows with --extend --out ${out(a)} instead, or choose another --out`,
@@ -360,8 +366,11 @@ const cases: Case[] = [
     args: () => ['run', ...SMALL, '--head', 'gap', '--baseline', 'flatten', '--out', path.join(tmp, 'never-13')],
     message: () => "--baseline flatten: the baseline must be one of the run's heads (gap); add it with --head flatten or pick one of those",
   },
+  { what: 'an unknown --trainer', args: () => ['run', ...SMALL, '--trainer', 'lamb'], message: () => 'unknown trainer "lamb"; known trainers: adam, adamw, rmsprop, sgd (load others with --plugin <package> or a headbench.config.js)' },
+  { what: 'a trainer whose frozen epochs exceed --epochs', args: () => ['run', ...SMALL, '--trainer', 'adam:freezeEpochs=3', '--out', path.join(tmp, 'never-14')], message: () => "adam: freezeEpochs=3 is more than the run's 1 epochs; give --epochs at least 3 or fewer frozen epochs" },
+  { what: '--momentum beside --trainer', args: () => ['run', ...SMALL, '--trainer', 'adam', '--momentum', '0.9'], message: () => "--momentum 0.9 is SGD's momentum, but --trainer names the trainers; write --trainer sgd:momentum=0.9 instead" },
   { what: 'the seed preset without data', args: () => ['run', '--preset', 'seed', '--quiet'], message: () => 'the seed preset trains on your images: give --train <dir> with --val <dir> or --val-split <fraction>' },
-  { what: 'an unknown preset', args: () => ['run', '--preset', 'nightly-x', '--quiet'], message: () => 'unknown preset "nightly-x"; presets: default, seed, backbones, nightly' },
+  { what: 'an unknown preset', args: () => ['run', '--preset', 'nightly-x', '--quiet'], message: () => 'unknown preset "nightly-x"; presets: default, seed, backbones, recipes, nightly' },
   { what: 'an unknown --dataset', args: () => ['run', '--dataset', 'imagenet'], message: () => "option '--dataset <name>' argument 'imagenet' is invalid. Allowed choices are synthetic." },
 
   // Options.

@@ -37,4 +37,21 @@ describe('results files', () => {
     expect(() => readResults(file)).toThrow(`${file} has results schema version 3; this headbench reads versions 1 and 2`);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it('groups and compares heads per trainer; rows from before the trainer axis are sgd, with the ids they had', () => {
+    const row = (head: string, seed: number, acc: number, trainer?: string): ResultRow => ({ ...v1Row(head, seed, acc), ...(trainer ? { trainer, id: `b|${head}|lr=0.01|seed=${seed}|trainer=${trainer}` } : {}) });
+    const rows = [row('gap', 1, 0.8), row('gap', 2, 0.74), row('flatten', 1, 0.64), row('flatten', 2, 0.68), row('gap', 1, 0.82, 'adam'), row('gap', 2, 0.8, 'adam'), row('flatten', 1, 0.78, 'adam'), row('flatten', 2, 0.76, 'adam')];
+    const derived = withStatistics({ schema: RESULTS_SCHEMA, schemaVersion: 1, createdAt: '', updatedAt: '', environment: {} as never, config: {}, skippedFiles: [], rows });
+    expect(derived.groups!.map((g) => [g.id, g.trainer, g.rows.length])).toEqual([
+      ['b|gap|lr=0.01', 'sgd', 2],
+      ['b|flatten|lr=0.01', 'sgd', 2],
+      ['b|gap|lr=0.01|trainer=adam', 'adam', 2],
+      ['b|flatten|lr=0.01|trainer=adam', 'adam', 2],
+    ]);
+    // flatten against gap under each trainer, never across trainers.
+    expect(derived.comparisons!.map((c) => [c.trainer, c.candidateGroup, c.baselineGroup])).toEqual([
+      ['sgd', 'b|flatten|lr=0.01', 'b|gap|lr=0.01'],
+      ['adam', 'b|flatten|lr=0.01|trainer=adam', 'b|gap|lr=0.01|trainer=adam'],
+    ]);
+  });
 });

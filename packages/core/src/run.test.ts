@@ -89,8 +89,8 @@ describe('runPlan', () => {
     expect(fs.readFileSync(path.join(out, 'results.csv'), 'utf8').split('\n')[0]).toMatch(/^backbone,head,trainer,lr,seed,paramsTotal,paramsHead,finalValAccuracy/);
     // Two seeds per group: the summary is the group table; broken's rows are left out as errors.
     const summary = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
-    expect(summary).toMatch(/\| pixels +\| gap +\| +0\.1 \| 1 2 +\| \d\.\d{3} ± \d\.\d{3} \(2\)/);
-    expect(summary).toMatch(/\| pixels +\| broken +\| +0\.1 \|  +\| +\|.*seed=1 error, seed=2 error/);
+    expect(summary).toMatch(/\| pixels +\| gap +\| sgd +\| +0\.1 \| 1 2 +\| \d\.\d{3} ± \d\.\d{3} \(2\)/);
+    expect(summary).toMatch(/\| pixels +\| broken +\| sgd +\| +0\.1 \|  +\| +\|.*seed=1 error, seed=2 error/);
     expect(results.groups!.map((g) => [g.id, g.rows.length, g.seeds])).toEqual([['pixels|gap|lr=0.1', 2, [1, 2]], ['pixels|broken|lr=0.1', 2, []]]);
     expect(results.comparisonsSkipped).toEqual([expect.objectContaining({ candidate: 'broken', reason: 'no seed finished on both sides with a val accuracy' })]);
   });

@@ -48,6 +48,7 @@ export function groupColumns(groups: readonly Group[]): Column<Group>[] {
   const columns: Column<Group>[] = [
     { key: 'backbone', title: 'backbone', value: (g) => g.backbone },
     { key: 'head', title: 'head', value: (g) => g.head },
+    { key: 'trainer', title: 'trainer', value: (g) => g.trainer },
     { key: 'lr', title: 'lr', value: (g) => g.lr },
     { key: 'seeds', title: 'seeds', value: (g) => g.seeds.join(' ') },
     { key: 'finalValAccuracy', title: 'final val acc', value: (g) => formatSummary(g.metrics.finalValAccuracy) },
@@ -76,12 +77,14 @@ export function verdictColumns(selection: HeadComparison['selection']): Column<H
     selection === 'per-lr'
       ? [
           { key: 'backbone', title: 'backbone', value: (c) => c.backbone },
+          { key: 'trainer', title: 'trainer', value: (c) => c.trainer ?? 'sgd' },
           { key: 'lr', title: 'lr', value: (c) => c.lr ?? '' },
           { key: 'candidate', title: 'head', value: (c) => c.candidate },
           { key: 'baseline', title: 'vs', value: (c) => c.baseline },
         ]
       : [
           { key: 'backbone', title: 'backbone', value: (c) => c.backbone },
+          { key: 'trainer', title: 'trainer', value: (c) => c.trainer ?? 'sgd' },
           { key: 'candidate', title: 'head (its best lr)', value: (c) => `${c.candidate} (${c.candidateLr})` },
           { key: 'baseline', title: 'vs (its best lr)', value: (c) => `${c.baseline} (${c.baselineLr})` },
           { key: 'split', title: 'on', value: (c) => (c.optimistic ? 'val (optimistic)' : c.split) },

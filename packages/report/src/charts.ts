@@ -34,10 +34,12 @@ export function labelOf(row: ResultRow, rows: readonly ResultRow[]): string {
   return [oneBackbone ? '' : row.backbone, row.head, oneTrainer ? '' : trainer(row), `lr ${row.lr}`, oneSeed ? '' : `seed ${row.seed}`].filter(Boolean).join(' · ');
 }
 
-/** How a group is called: head and lr, with the backbone when the run has several. */
-export function groupLabel(group: Pick<Group, 'backbone' | 'head' | 'lr'>, groups: readonly Pick<Group, 'backbone'>[]): string {
+/** How a group is called: head and lr, with the backbone and the trainer when the run has several. */
+export function groupLabel(group: Pick<Group, 'backbone' | 'head' | 'lr'> & { trainer?: string }, groups: readonly (Pick<Group, 'backbone'> & { trainer?: string })[]): string {
   const oneBackbone = groups.every((g) => g.backbone === group.backbone);
-  return [oneBackbone ? '' : group.backbone, group.head, `lr ${group.lr}`].filter(Boolean).join(' · ');
+  const trainer = (g: { trainer?: string }) => g.trainer ?? 'sgd';
+  const oneTrainer = groups.every((g) => trainer(g) === trainer(group));
+  return [oneBackbone ? '' : group.backbone, group.head, oneTrainer ? '' : trainer(group), `lr ${group.lr}`].filter(Boolean).join(' · ');
 }
 
 type RenderApi = { value(i: number): number; coord(p: [number, number]): [number, number]; size(p: [number, number]): [number, number] };
@@ -73,7 +75,8 @@ const legendOnly = (names: string[]) => ({ bottom: 0, type: 'plain' as const, da
 
 function comparisonLabel(c: HeadComparison, all: readonly HeadComparison[]): string {
   const oneBackbone = all.every((x) => x.backbone === c.backbone);
-  const where = oneBackbone ? '' : ` · ${c.backbone}`;
+  const oneTrainer = all.every((x) => (x.trainer ?? 'sgd') === (c.trainer ?? 'sgd'));
+  const where = `${oneTrainer ? '' : ` · ${c.trainer ?? 'sgd'}`}${oneBackbone ? '' : ` · ${c.backbone}`}`;
   if (c.selection === 'per-lr') return `${c.candidate} vs ${c.baseline} · lr ${c.lr}${where}`;
   return `${c.candidate} (lr ${c.candidateLr}) vs ${c.baseline} (lr ${c.baselineLr}) · best lr, ${c.optimistic ? 'val, optimistic' : c.split}${where}`;
 }
@@ -185,14 +188,14 @@ function curve(id: string, title: string, metric: Metric, results: RunResults, l
   // Bands stay inside the axis: accuracies in [0, 1], losses above 0 on the log scale.
   const floor = (v: number) => (logScale ? Math.max(v, 1e-6) : metric.endsWith('Accuracy') ? Math.min(1, Math.max(0, v)) : Math.max(0, v));
   const multiSeed = groups.some((g) => g.rows.length > 1);
-  // One colour per head (and backbone), one line style per lr: a head's curves read as a family.
+  // One colour per head (and backbone), one line style per lr (and trainer): a head's curves read as a family.
   const families = [...new Set(groups.map((g) => `${g.backbone}|${g.head}`))];
-  const lrs = [...new Set(groups.map((g) => g.lr))];
+  const lrs = [...new Set(groups.map((g) => `${g.trainer}|${g.lr}`))];
   const styles = ['solid', 'dashed', 'dotted'] as const;
   const series = groups.flatMap((g, i) => {
     const points = meanCurve(rows.filter((r) => groupId(r) === g.id), metric);
     const colour = PALETTE[families.indexOf(`${g.backbone}|${g.head}`) % PALETTE.length];
-    const style = styles[lrs.indexOf(g.lr) % styles.length];
+    const style = styles[lrs.indexOf(`${g.trainer}|${g.lr}`) % styles.length];
     const band = points.filter((p) => p.summary!.ci95);
     const polygon = [...band.map((p) => [p.epoch, floor(p.summary!.ci95![1])]), ...[...band].reverse().map((p) => [p.epoch, floor(p.summary!.ci95![0])])] as [number, number][];
     return [

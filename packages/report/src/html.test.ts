@@ -70,10 +70,10 @@ describe('report', () => {
     expect(html).toContain('diverged (epoch 2, step 3)');
     expect(html).toContain('the verdict is on the test split');
     const md = renderMarkdown(sampleResults());
-    expect(md).toMatch(/\| mobilenetv2 \| gap +\| +0\.1 \| 1 2 3 \| 0\.\d{3} ± 0\.\d{3} \(3\)/);
-    expect(md).toMatch(/\| mobilenetv2 \| +0\.01 \| flatten \| gap \| -\d+\.\d +\| \[-\d+\.\d, -\d+\.\d\] +\| worse/);
+    expect(md).toMatch(/\| mobilenetv2 \| gap +\| sgd +\| +0\.1 \| 1 2 3 \| 0\.\d{3} ± 0\.\d{3} \(3\)/);
+    expect(md).toMatch(/\| mobilenetv2 \| sgd +\| +0\.01 \| flatten \| gap \| -\d+\.\d +\| \[-\d+\.\d, -\d+\.\d\] +\| worse/);
     const one = renderMarkdown(sampleResults([1]));
-    expect(one).toMatch(/\| mobilenetv2 \| gap +\| +0\.1 \| +1 \| +416,613 \| +6,405 \|/);
+    expect(one).toMatch(/\| mobilenetv2 \| gap +\| sgd +\| +0\.1 \| +1 \| +416,613 \| +6,405 \|/);
     expect(one).toContain('One seed per combination: differences below the detectable size');
   });
   it('draws the charts in a real browser, each across the page', async () => {

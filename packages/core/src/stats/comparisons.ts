@@ -32,6 +32,8 @@ export interface HeadComparison {
   baseline: string;
   candidate: string;
   backbone: string;
+  /** The trainer both trained with (heads are compared per trainer); absent in results from before the trainer axis, all sgd. */
+  trainer?: string;
   /** per-lr: the lr of both. */
   lr?: number;
   /** best-lr: the lr chosen for each. */
@@ -159,7 +161,7 @@ export interface ComparisonOptions {
 }
 
 /**
- * Every other head against the baseline: per shared keys (backbone, lr) on val, and, when more
+ * Every other head against the baseline: per shared keys (backbone, trainer, lr) on val, and, when more
  * than one lr ran, each head at its own best lr (by mean final val accuracy), reported on test
  * when every row has a test split, else on val marked optimistic.
  */
@@ -174,7 +176,7 @@ export function compareHeads(rows: readonly ResultRow[], options: ComparisonOpti
   const compare = (selection: HeadComparison['selection'], base: Group, cand: Group, split: Split, extra: Partial<HeadComparison>) => {
     const key = JSON.stringify([selection, base.id, cand.id, split]);
     const outcome = pairRows(rowsOf(base), rowsOf(cand), split, key, options.resamples);
-    const fields = { selection, baseline: base.head, candidate: cand.head, backbone: cand.backbone, baselineGroup: base.id, candidateGroup: cand.id, split, ...extra };
+    const fields = { selection, baseline: base.head, candidate: cand.head, backbone: cand.backbone, trainer: cand.trainer, baselineGroup: base.id, candidateGroup: cand.id, split, ...extra };
     if ('reason' in outcome) skipped.push({ selection, baseline: base.head, candidate: cand.head, baselineGroup: base.id, candidateGroup: cand.id, reason: outcome.reason });
     else comparisons.push(toComparison(fields, outcome.estimate, outcome.notes));
   };

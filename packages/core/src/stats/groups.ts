@@ -1,3 +1,4 @@
+import { DEFAULT_TRAINER } from '../planner.js';
 import type { ResultRow } from '../results.js';
 import { tQuantile } from './distributions.js';
 
@@ -5,13 +6,20 @@ import { tQuantile } from './distributions.js';
  * The row fields that define a combination, except the seed: rows equal in all of them form a
  * group over seeds. A new axis of the plan (a trainer) is one more entry here.
  */
-export const GROUP_KEYS = ['backbone', 'head', 'lr'] as const;
+export const GROUP_KEYS = ['backbone', 'head', 'trainer', 'lr'] as const;
 export type GroupKey = (typeof GROUP_KEYS)[number];
-export type GroupKeys = Pick<ResultRow, GroupKey>;
+export type GroupKeys = Pick<ResultRow, Exclude<GroupKey, 'trainer'>> & { trainer: string };
 
-/** A group's id, in the form of a combination id without the seed: `mobilenetv2|gap|lr=0.01`. */
-export function groupId(row: GroupKeys): string {
-  return GROUP_KEYS.map((k) => (k === 'backbone' || k === 'head' ? String(row[k]) : `${k}=${row[k]}`)).join('|');
+/** The trainer of a row: rows from before the trainer axis trained with the default, sgd. */
+const trainerOf = (row: Pick<ResultRow, 'trainer'>): string => row.trainer ?? DEFAULT_TRAINER;
+
+/**
+ * A group's id, in the form of a combination id without the seed: `mobilenetv2|gap|lr=0.01`, and
+ * `|trainer=...` for any trainer but the default (as combination ids have it).
+ */
+export function groupId(row: Pick<ResultRow, Exclude<GroupKey, 'trainer'>> & { trainer?: string }): string {
+  const trainer = trainerOf(row);
+  return `${row.backbone}|${row.head}|lr=${row.lr}${trainer === DEFAULT_TRAINER ? '' : `|trainer=${trainer}`}`;
 }
 
 /** n, mean, standard deviation and the 95% Student t interval of the mean over seeds. */
@@ -62,7 +70,7 @@ export function groupRows(rows: readonly ResultRow[]): Group[] {
     const id = groupId(row);
     let g = groups.get(id);
     if (!g) {
-      g = { keys: Object.fromEntries(GROUP_KEYS.map((k) => [k, row[k]])) as GroupKeys, rows: [] };
+      g = { keys: { backbone: row.backbone, head: row.head, trainer: trainerOf(row), lr: row.lr }, rows: [] };
       groups.set(id, g);
     }
     g.rows.push(row);
