@@ -34,9 +34,13 @@ export { PluginRegistry, importPluginModule } from './registry.js';
 export { composeModel, countParams, type ComposedModel, type ComposeOptions, type ParamCounts } from './compose.js';
 export { plan, parseShard, shardOf, combinationId, type Combination, type PlanAxes, type Shard } from './planner.js';
 export { seededRandom, shuffledIndices, deriveSeed } from './random.js';
-export type { ImageDataset, LabeledImages, SkippedFile } from './data/dataset.js';
+export type { DatasetEvent, ImageDataset, ImageSplit, SkippedFile, Storage } from './data/dataset.js';
 export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
-export { imageFolderDataset, listImageFolder, type ImageFolderOptions } from './data/image-folder.js';
+export { imageFolderDataset, listImageFolder, DEFAULT_MEMORY_BUDGET, type ImageFolderOptions } from './data/image-folder.js';
+export { batches, batchTensors, type ImageBatch } from './data/batches.js';
+export { decodeResize, INTERPOLATIONS, type Interpolation } from './data/decode.js';
+export { cacheRoot, imageCacheDir, listImageCache, clearImageCache, formatBytes, CACHE_VERSION, type CacheEntry } from './data/image-cache.js';
+export { parseSize } from './data/size.js';
 export { sgdTrainer, evaluate, type Evaluation, type Engines, type Trainer, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
 export {
   environment,

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { compileInference, createTrainStep, sgdOptimizer, tf, type InferenceModel } from '@headbench/engine';
 import { UsageError } from './errors.js';
 import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
-import type { LabeledImages } from './data/dataset.js';
+import { batches, batchTensors, type ImageBatch } from './data/batches.js';
+import type { ImageSplit } from './data/dataset.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -31,12 +32,12 @@ export interface TrainOptions {
 }
 
 export interface TrainData {
-  train: LabeledImages;
-  val: LabeledImages;
+  train: ImageSplit;
+  val: ImageSplit;
   /** Evaluated once after training, never during it (model selection uses val). */
-  test?: LabeledImages;
+  test?: ImageSplit;
   classes: number;
-  /** The backbone's preprocessing, applied to each batch of [0, 255] RGB images. */
+  /** The backbone's preprocessing, applied to each batch of [0, 255] RGB images (float32). */
   preprocess: (images: tf.Tensor4D) => tf.Tensor4D;
 }
 
@@ -77,12 +78,10 @@ export interface Trainer {
  */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function batchOf(data: TrainData, split: LabeledImages, indices: Int32Array): { x: tf.Tensor4D; y: tf.Tensor1D } {
+function batchOf(data: TrainData, split: ImageSplit, batch: ImageBatch): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return tf.tidy(() => {
-    const idx = tf.tensor1d(indices, 'int32');
-    const x = data.preprocess(tf.gather(split.images, idx));
-    const y = tf.tensor1d(Int32Array.from(indices, (i) => split.labels[i] as number), 'int32');
-    return { x, y };
+    const { images, labels } = batchTensors(batch, split.inputSize);
+    return { x: data.preprocess(images), y: labels };
   });
 }
 
@@ -102,7 +101,7 @@ export interface Evaluation {
 export async function evaluate(
   model: tf.LayersModel | InferenceModel,
   data: TrainData,
-  split: LabeledImages,
+  split: ImageSplit,
   batchSize: number,
 ): Promise<Evaluation> {
   const inference = 'engine' in model ? model : await compileInference(model);
@@ -113,14 +112,14 @@ export async function evaluate(
   }
 }
 
-async function evaluateWith(inference: InferenceModel, data: TrainData, split: LabeledImages, batchSize: number): Promise<Evaluation> {
+async function evaluateWith(inference: InferenceModel, data: TrainData, split: ImageSplit, batchSize: number): Promise<Evaluation> {
   const n = split.labels.length;
   let lossSum = 0;
   let correct = 0;
   const perImage = new Uint8Array(n);
-  for (let start = 0; start < n; start += batchSize) {
-    const indices = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
-    const { x, y } = batchOf(data, split, indices);
+  let start = 0;
+  for await (const batch of batches(split, Int32Array.from({ length: n }, (_, i) => i), batchSize)) {
+    const { x, y } = batchOf(data, split, batch);
     const [l, c] = tf.tidy(() => {
       const logits = inference.predict(x) as tf.Tensor2D;
       const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(y, data.classes), logits, undefined, 0, tf.Reduction.NONE);
@@ -133,6 +132,7 @@ async function evaluateWith(inference: InferenceModel, data: TrainData, split: L
       correct += hits[i] as number;
     }
     tf.dispose([x, y, l as tf.Tensor, c as tf.Tensor]);
+    start += batch.indices.length;
     await yieldToEventLoop();
   }
   return { loss: lossSum / n, accuracy: correct / n, correct: perImage };
@@ -154,7 +154,7 @@ export function sgdTrainer(): Trainer {
       const optimizer = sgdOptimizer(lr, momentum);
       const trainStep = createTrainStep(model, optimizer, data.classes, { seed: deriveSeed(seed, 'train step') });
       const inference = await compileInference(model);
-      const n = data.train.labels.length;
+      const n = data.train.count;
       const steps = Math.ceil(n / batchSize);
       const history: EpochMetrics[] = [];
       const stepMs: number[] = [];
@@ -169,9 +169,12 @@ export function sgdTrainer(): Trainer {
           const order = shuffledIndices(n, seededRandom(deriveSeed(seed, `epoch ${epoch}`)));
           let lossSum = 0;
           let correct = 0;
-          for (let step = 1; step <= steps; step++) {
-            const indices = order.subarray((step - 1) * batchSize, Math.min(step * batchSize, n));
-            const { x, y } = batchOf(data, data.train, indices);
+          let step = 0;
+          // batches() reads batch k+1 while step k runs.
+          for await (const batch of batches(data.train, order, batchSize)) {
+            step += 1;
+            const indices = batch.indices;
+            const { x, y } = batchOf(data, data.train, batch);
             const t0 = performance.now();
             const { loss: value, correct: hits } = await trainStep(x, y);
             const ms = performance.now() - t0;

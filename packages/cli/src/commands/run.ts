@@ -4,6 +4,7 @@ import {
   benchModel,
   imageFolderDataset,
   parseShard,
+  parseSize,
   plan,
   runPlan,
   sgdTrainer,
@@ -12,6 +13,7 @@ import {
   UsageError,
   renderSummary,
   tensorboardLogger,
+  type DatasetEvent,
   type ImageDataset,
   type PluginRegistry,
   type RunResults,
@@ -42,6 +44,8 @@ export interface RunCommandOptions {
   inputSize?: number;
   momentum?: number;
   divergeLoss?: number;
+  /** Decoded images up to this size stay in memory; larger datasets stream from the image cache (`2GB`). */
+  memoryBudget?: string;
   out?: string;
   quiet?: boolean;
   resume?: boolean;
@@ -88,7 +92,13 @@ export function resolveSettings(options: RunCommandOptions, config: HeadbenchCon
   return { ...settings, baseline };
 }
 
-function openDataset(settings: RunPlanSettings, options: RunCommandOptions, config: HeadbenchConfig, note: (line: string) => void): ImageDataset {
+function openDataset(
+  settings: RunPlanSettings,
+  options: RunCommandOptions,
+  config: HeadbenchConfig,
+  note: (line: string) => void,
+  onEvent: (event: DatasetEvent) => void,
+): ImageDataset {
   if (options.dataset !== undefined && options.dataset !== 'synthetic') {
     throw new UsageError(`--dataset ${options.dataset}: the only named dataset is "synthetic"; give image folders with --train and --val`);
   }
@@ -108,6 +118,8 @@ function openDataset(settings: RunPlanSettings, options: RunCommandOptions, conf
     ...(settings.testSplit !== undefined ? { testSplit: settings.testSplit } : {}),
     seed: settings.seeds[0] ?? 1,
     onSkip: (s) => note(`skipped ${s.file}: it does not decode (${s.reason}); the run goes on without it and counts it in the results`),
+    ...(options.memoryBudget !== undefined ? { memoryBudget: parseSize(options.memoryBudget, '--memory-budget') } : {}),
+    onEvent,
   });
 }
 
@@ -156,16 +168,22 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
   const mode = progressMode(options.quiet ?? false);
   // Files that do not decode are reported while decoding, through the progress display.
   let progress: Progress | undefined;
-  const dataset = openDataset(settings, options, config, (line) => progress?.note(line));
+  const dataset = openDataset(
+    settings,
+    options,
+    config,
+    (line) => progress?.note(line),
+    (event) => progress?.onDataset(event),
+  );
   try {
     const stepsPerCombination = settings.epochs * Math.ceil(dataset.trainCount / settings.batchSize);
     progress = createProgress(mode, stepsPerCombination);
     progress.note(
       `headbench run: ${combinations.length} combinations (preset ${settings.preset}${shard ? `, shard ${shard.index}/${shard.count}` : ''}) on ${dataset.name}: ` +
-        `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val${dataset.testCount ? ` / ${dataset.testCount} test` : ''} images at ${settings.inputSize}x${settings.inputSize}; decoding images`,
+        `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val${dataset.testCount ? ` / ${dataset.testCount} test` : ''} images at ${settings.inputSize}x${settings.inputSize}`,
     );
     for (const line of weightFiles) progress.note(`ImageNet weights: ${line}`);
-    // Decoding errors and empty classes surface here, before any training.
+    // Decoding (or the image cache), errors and empty classes surface here, before any training.
     await dataset.load(settings.inputSize);
     const onSigint = () => {
       progress?.stop();
