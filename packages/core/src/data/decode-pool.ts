@@ -103,7 +103,8 @@ function decodeInWorkers(options: DecodeOptions, count: number): Promise<Map<num
       next += CHUNK;
     };
     for (let w = 0; w < count; w++) {
-      const worker = new Worker(script, { workerData: setup, stderr: false });
+      // Not this process's flags: a test runner's `--conditions` would point the worker at TypeScript sources.
+      const worker = new Worker(script, { workerData: setup, execArgv: [] });
       pool.push(worker);
       worker.on('message', (reply: WorkerReply) => {
         if (reply.type === 'ready') {
