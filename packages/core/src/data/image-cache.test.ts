@@ -340,4 +340,13 @@ describe.skipIf(!canMount)('the image cache on a full disk (mounts a 4 MB tmpfs;
     expect(train.count).toBe(30);
     expect(listImageCache(mountPoint).map((e) => e.status)).toEqual(['ok']);
   });
+
+  it('a cache folder that cannot be written: one clear error', async () => {
+    const dir = path.join(tmp, 'images');
+    await makeFolder(dir, 2);
+    expect(spawnSync('mount', ['-o', 'remount,ro', mountPoint]).status).toBe(0);
+    await expect(open({ train: dir, cacheDir: mountPoint, valSplit: 0.5 }).load(16)).rejects.toThrow(
+      `cannot write the image cache in ${path.join(mountPoint, 'images')} (EROFS); set HEADBENCH_CACHE_DIR to a writable folder`,
+    );
+  });
 });

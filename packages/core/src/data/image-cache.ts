@@ -141,6 +141,17 @@ function staleness(m: CacheManifest, dir: string, request: CacheRequest, decoder
   return `the folder changed since it was cached (${added} added, ${removed} removed, ${changed} changed)`;
 }
 
+/** mkdir -p one level at a time: a recursive mkdirSync reports ENOENT where the real error is EROFS or EACCES. */
+function makeDir(dir: string): void {
+  if (fs.existsSync(dir)) return;
+  makeDir(path.dirname(dir));
+  try {
+    fs.mkdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
 /** The process that is writing (or replacing) an entry, from its folder name; undefined for a published entry. */
 function writer(name: string): number | undefined {
   const m = /\.(?:partial|stale)-(\d+)-/.exec(name);
@@ -218,7 +229,7 @@ async function build(request: CacheRequest, imagesDir: string, dir: string, deco
   const needed = files.length * rowBytes;
   const tmp = `${dir}.partial-${process.pid}-${Date.now().toString(36)}`;
   try {
-    fs.mkdirSync(imagesDir, { recursive: true });
+    makeDir(imagesDir);
     removeAbandoned(imagesDir);
     const stats = fs.statfsSync(imagesDir);
     const free = stats.bavail * stats.bsize;
