@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -11,8 +11,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 const core = fileURLToPath(new URL('../../packages/core/dist/', import.meta.url));
