@@ -260,6 +260,14 @@ describe('the image cache', () => {
     expect(runs[1]).toEqual(runs[0]);
   });
 
+  it('two runs building the same cache at once both finish, and one entry is kept', async () => {
+    const dir = path.join(tmp, 'images');
+    await makeFolder(dir, 4);
+    const [a, b] = await Promise.all([allPixels(open({ train: dir, valSplit: 0.5 }), 20), allPixels(open({ train: dir, valSplit: 0.5 }), 20)]);
+    expect(Buffer.compare(a.train, b.train)).toBe(0);
+    expect(listImageCache(cacheDir).map((e) => e.status)).toEqual(['ok']);
+  });
+
   it('lists entries with their sizes and clears them, all or one folder, never the runtime beside them', async () => {
     const [x, y] = [path.join(tmp, 'x'), path.join(tmp, 'y')];
     await makeFolder(x, 2);

@@ -301,7 +301,10 @@ async function build(request: CacheRequest, imagesDir: string, dir: string, deco
     } finally {
       fs.closeSync(mfd);
     }
-    publish(tmp, dir);
+    publish(tmp, dir, () => {
+      const there = readManifest(dir);
+      return !!there && !('unreadable' in there) && staleness(there, dir, request, decoder) === undefined;
+    });
     if (jobs.length) request.onEvent?.({ type: 'decode-end', folder: request.folder, images: jobs.length, inputSize: request.inputSize, seconds, bytes: needed, workers, cache: dir });
     else request.onEvent?.({ type: 'cache-hit', folder: request.folder, images: files.length, inputSize: request.inputSize, bytes: needed, cache: dir });
     return { dir, pixelsFile: path.join(dir, PIXELS), manifest, bytes: needed, skipped };
@@ -327,8 +330,15 @@ function copyRows(fromFile: string, toFile: string, pairs: readonly [number, num
   }
 }
 
-/** Puts the finished `tmp` where `dir` is; a cache another run finished first is kept. */
-function publish(tmp: string, dir: string): void {
+/**
+ * Puts the finished `tmp` where `dir` is. A current cache that another run published meanwhile
+ * is kept (that run may be reading it) and `tmp` dropped; an out-of-date one is replaced.
+ */
+function publish(tmp: string, dir: string, current: () => boolean): void {
+  if (fs.existsSync(dir) && current()) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    return;
+  }
   if (fs.existsSync(dir)) {
     const stale = `${dir}.stale-${process.pid}-${Date.now().toString(36)}`;
     try {
