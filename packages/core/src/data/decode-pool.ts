@@ -29,8 +29,8 @@ export interface DecodeOptions extends WorkerSetup {
 }
 
 /**
- * Below this many images, starting workers (each loads TensorFlow, about a second) costs more
- * than it saves; measured in tools/bench-data (docs/performance.md, "Decoding").
+ * Below this many images, starting workers (each loads TensorFlow: 3-4 s on a loaded 2-core
+ * machine, docs/performance.md "Decoding") costs more than it saves.
  */
 export const WORKER_THRESHOLD = 1000;
 
