@@ -63,6 +63,7 @@ export { SUMMARY_COLUMNS, summaryColumns, groupColumns, verdictColumns, formatSu
 export { formatTable, formatCell, FORMATS, type Column, type Format } from './table.js';
 export * from './stats/index.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
+export { cpuPeak, cpuPeakFrom, achievedGflops, type CpuPeak } from './hardware.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { toGab, type GabEntry } from './gab.js';
 export { tensorboardLogger, tensorboardRunName, TENSORBOARD_INDEX, type TensorBoardLogger } from './tensorboard.js';
