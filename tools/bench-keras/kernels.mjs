@@ -79,6 +79,7 @@ const columns = [
   { title: "Keras' predict_on_batch", run: () => ({ ...kernels(['keras', '--alpha', String(alpha), '--size', String(size), '--batch', String(batch)]), note: '' }) },
   ...[
     ['headbench, no passes', { foldBatchNorm: false, mergePadding: false }],
+    ['headbench, FusedBatchNormV3 left to grappler', { foldBatchNorm: false, mergePadding: false, keepFusedBatchNorm: true }],
     ['headbench, with the passes', {}],
   ].map(([title, passes]) => ({
     title: /** @type {string} */ (title),
