@@ -112,6 +112,10 @@ export async function compileInference(model: tf.LayersModel, passes: Partial<In
   }
   const { feeds } = graph;
   const derived = graph.derived.map((feed) => ({ names: feed.names, cache: new DerivedCache(feed) }));
+  // Computed now, so that the tensors the folded weights take are there from the start: later
+  // runs replace them when the weights change, one for one (a training loop's tensor count
+  // stays flat across its evaluations).
+  derived.forEach(({ cache }) => cache.current());
   let disposed = false;
   return {
     engine: 'graph',
