@@ -157,7 +157,7 @@ export function applyPasses(graph: GraphBuilder, keep: readonly GraphTensor[], s
       } else {
         attr = { padding: { s: bytes('EXPLICIT') }, explicit_paddings: { list: { i: paddings } } };
       }
-      Object.assign(conv.attr, attr);
+      conv.attr = { ...conv.attr, ...attr };
       setInputs(conv, [pad.input[0]!, ...conv.input.slice(1)]);
       remove(pad);
       report.mergedPaddings += 1;
