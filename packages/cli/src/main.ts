@@ -109,13 +109,14 @@ export function createProgram(): Command {
     .option('--diverge-loss <loss>', 'a training loss above this (or NaN) marks the combination diverged and stops it (default: 1000)', positive)
     .option('--memory-budget <size>', 'decoded images up to this size (uint8) stay in memory, larger datasets are read from the image cache batch by batch (default: 2GB)')
     .option('--out <dir>', 'folder for results.json, results.csv and summary.md (default: headbench-results/<preset>-<time>)')
-    .option('--resume', 'continue the run in --out: finished combinations are kept and skipped')
+    .option('--resume', 'continue the run in --out (same settings and plan): finished combinations are kept and skipped')
+    .addOption(new Option('--extend', 'add this plan\'s combinations to the results in --out (same settings, other backbones/heads/lr/seeds): every finished row is kept').conflicts('resume'))
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the plan (for several machines; join with headbench merge)')
     .option('--no-bench', 'skip the tinybench timings (train step, inference at batch size and 1) after each combination')
     .option('--quiet', 'no progress output; the table is still printed')
     .action(async (_options: unknown, command: Command) => {
       const { runCommand } = await load(() => import('./commands/run.js'));
-      const outcome = await runCommand(command.optsWithGlobals(), process.cwd());
+      const outcome = await runCommand(command.optsWithGlobals(), process.cwd(), process.argv.slice(2));
       process.stdout.write(`${outcome.table}\nresults: ${outcome.outDir}\n${outcome.tensorboard ? `tensorboard: tensorboard --logdir ${outcome.tensorboard}\n` : ''}`);
       process.exitCode = outcome.exitCode;
     });
@@ -146,7 +147,7 @@ export function createProgram(): Command {
     .requiredOption('--out <dir>', 'folder for the merged results.json, results.csv and summary.md')
     .action(async (files: string[], options: { out: string }) => {
       const { mergeCommand } = await load(() => import('./commands/merge.js'));
-      process.stdout.write(mergeCommand(files, options.out, process.cwd()));
+      process.stdout.write(mergeCommand(files, options.out, process.cwd(), process.argv.slice(2)));
     });
 
   crossProductOptions(program
@@ -220,7 +221,10 @@ function stacks(error: unknown): string {
   return parts.join('\nCaused by: ');
 }
 
-/** Writes the error for people and returns the exit code: 2 for usage errors, 1 otherwise. */
+/**
+ * Writes the error for people and returns the exit code: 2 for usage errors (1 for one that came
+ * after part of the work was done and kept, such as a disk that filled after some rows), 1 otherwise.
+ */
 export function report(error: unknown, verbose: boolean, write: (text: string) => void): number {
   if (error instanceof CommanderError) {
     // Help and --version arrive here too, with exit code 0 and nothing left to print.
@@ -232,7 +236,7 @@ export function report(error: unknown, verbose: boolean, write: (text: string) =
   // By name, not instanceof: a plugin may bring its own copy of @headbench/core.
   if (error instanceof Error && error.name === 'UsageError') {
     write(`headbench: ${oneLine(error.message)}\n${verbose ? `${stacks(error)}\n` : ''}`);
-    return 2;
+    return (error as { exitCode?: unknown }).exitCode === 1 ? 1 : 2;
   }
   if (error instanceof SetupError) {
     write(`headbench: ${error.message}\n${verbose ? `${stacks(error)}\n` : ''}`);

@@ -14,8 +14,10 @@ export interface Progress {
   onEvent(event: RunEvent): void;
   /** Decoding, the image cache and where the images are kept, while the dataset loads. */
   onDataset(event: DatasetEvent): void;
-  /** A line for people (warnings, skipped files) that does not break the bar. */
+  /** A line for people (skipped files) that does not break the bar; nothing when quiet. */
   note(line: string): void;
+  /** A warning that is shown even when quiet (a stale lock taken over, files skipped in all). */
+  warn(line: string): void;
   stop(): void;
 }
 
@@ -49,7 +51,7 @@ export function describeDatasetEvent(e: DatasetEvent): string | undefined {
  * number of combinations gives the bar's total, so its ETA covers the whole run.
  */
 export function createProgress(mode: ProgressMode, stepsPerCombination: number, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (mode === 'quiet') return { onEvent: () => {}, onDataset: () => {}, note: () => {}, stop: () => {} };
+  if (mode === 'quiet') return { onEvent: () => {}, onDataset: () => {}, note: () => {}, warn: (line) => void stream.write(`${line}\n`), stop: () => {} };
   if (mode === 'json') {
     const emit = (o: object) => stream.write(`${JSON.stringify(o)}\n`);
     let lastProgress = 0;
@@ -71,6 +73,7 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
         emit({ event: type, ...rest });
       },
       note: (line) => emit({ event: 'note', message: line }),
+      warn: (line) => emit({ event: 'warning', message: line }),
       stop: () => {},
     };
   }
@@ -141,6 +144,9 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
         stream.write(`\r\x1b[K${line}\n`);
         return;
       }
+      stream.write(`\n${line}\n`);
+    },
+    warn(line) {
       stream.write(`\n${line}\n`);
     },
     stop: () => {

@@ -2,6 +2,9 @@ export { tf, NATIVE_BACKEND, runtimeInfo } from '@headbench/engine';
 // Keras layers tfjs lacks, for backbone plugins (each has graph translations in the engine).
 export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D } from '@headbench/engine';
 export { UsageError } from './errors.js';
+export { fileSystemError, explainFileErrors, makeFolder, systemErrorCode } from './files.js';
+export { lockFolder, LOCK_FILE, type FolderLock, type LockInfo } from './lock.js';
+export { openResultsFolder, type OpenResultsOptions, type ResultsFolder } from './results-folder.js';
 export {
   resolveOptions,
   coerceOptionStrings,
@@ -46,6 +49,7 @@ export {
   environment,
   readResults,
   mergeResults,
+  settingDifferences,
   writeFileAtomic,
   withStatistics,
   baselineOf,
@@ -54,6 +58,8 @@ export {
   type Environment,
   type ResultRow,
   type RowStatus,
+  type ResultsMode,
+  type RunRecord,
   type RunResults,
 } from './results.js';
 export { runPlan, writeResults, RESULT_FILES, type RunEvent, type RunOptions, type RunSettings } from './run.js';
@@ -61,6 +67,7 @@ export { SUMMARY_COLUMNS, summaryColumns, groupColumns, verdictColumns, formatSu
 export { formatTable, formatCell, FORMATS, type Column, type Format } from './table.js';
 export * from './stats/index.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
+export { cpuPeak, cpuPeakFrom, achievedGflops, type CpuPeak } from './hardware.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { toGab, type GabEntry } from './gab.js';
 export { tensorboardLogger, tensorboardRunName, TENSORBOARD_INDEX, type TensorBoardLogger } from './tensorboard.js';

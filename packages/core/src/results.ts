@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { runtimeInfo } from '@headbench/engine';
 import { UsageError } from './errors.js';
+import { explainFileErrors, systemErrorCode } from './files.js';
 import type { ParamCounts } from './compose.js';
 import type { Combination } from './planner.js';
 import type { Engines, EpochMetrics } from './trainer.js';
@@ -105,6 +105,24 @@ export interface ResultRow extends Omit<Combination, 'index'> {
   finishedAt: string;
 }
 
+/** How a run treats an existing results.json in its folder. */
+export type ResultsMode = 'new' | 'resume' | 'extend';
+
+/** One `headbench run` that wrote rows into a results file: where its rows came from. */
+export interface RunRecord {
+  /** The command line after `headbench`, and the folder it ran in. */
+  argv: string[];
+  cwd: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  mode: ResultsMode;
+  /** The plan's axes (`backbone`, `head`, `lr`, `seed`, ...) and its `shard`, named as the command line's flags. */
+  plan: Record<string, unknown>;
+  /** The combinations whose rows this run wrote, in the order it finished them. */
+  trained: string[];
+}
+
 export interface RunResults {
   schema: typeof RESULTS_SCHEMA;
   /** Files of version 1 (before per-image records and statistics) are read too. */
@@ -112,8 +130,16 @@ export interface RunResults {
   createdAt: string;
   updatedAt: string;
   environment: Environment;
-  /** What the run was asked to do (for `--resume` to check it is the same run). */
+  /**
+   * The settings every row shares (dataset, input size, epochs, ...), named as the command
+   * line's flags. `--resume` and `--extend` refuse a run whose settings differ, and `merge`
+   * refuses files that differ: rows of one file always mean the same thing.
+   */
   config: Record<string, unknown>;
+  /** Every run that wrote rows here, oldest first (absent in files of older versions). */
+  runs?: RunRecord[];
+  /** The files `merge` joined into this one. */
+  mergedFrom?: string[];
   skippedFiles: SkippedFile[];
   rows: ResultRow[];
   /** The head every other head is compared with (`--baseline`; else the first head of the rows). */
@@ -146,23 +172,23 @@ export function withStatistics(results: RunResults): RunResults {
   };
 }
 
-/** Writes through a temporary file and a rename, so a crash mid-write never leaves a torn file. */
-export function writeFileAtomic(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
-}
+export { writeFileAtomic } from './files.js';
 
 export function readResults(file: string): RunResults {
-  if (!fs.existsSync(file)) throw new UsageError(`${file} does not exist`);
+  let text: string;
+  try {
+    text = explainFileErrors('read', file, () => fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    if (systemErrorCode((error as Error).cause) === 'ENOENT') throw new UsageError(`${file} does not exist`);
+    throw error;
+  }
   let data: unknown;
   try {
-    data = JSON.parse(fs.readFileSync(file, 'utf8'));
+    data = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`${file} is not valid JSON: ${error instanceof Error ? error.message : error}`);
+    throw new UsageError(`${file} is not valid JSON (${error instanceof Error ? error.message : error}); it is not a results file headbench wrote whole: choose another --out, or restore the file`);
   }
-  const r = data as Partial<RunResults>;
+  const r = (data ?? {}) as Partial<RunResults>;
   if (r.schema !== RESULTS_SCHEMA) throw new UsageError(`${file} is not a headbench results file (schema is ${JSON.stringify(r.schema)})`);
   if (!READABLE_VERSIONS.includes(r.schemaVersion as number)) {
     throw new UsageError(`${file} has results schema version ${r.schemaVersion}; this headbench reads versions ${READABLE_VERSIONS.join(' and ')}`);
@@ -171,14 +197,19 @@ export function readResults(file: string): RunResults {
 }
 
 /**
- * Joins the results of several shards of one plan. The same combination in two files is an
- * error unless both are identical, so a shard run twice by mistake is noticed.
+ * Joins the results of several shards of one plan (or of extended runs). Every file must have
+ * the same settings; the same combination in two files is an error unless both are identical,
+ * so a shard run twice by mistake is noticed.
  */
 export function mergeResults(parts: readonly { file: string; results: RunResults }[]): RunResults {
   const first = parts[0];
   if (!first) throw new UsageError('merge needs at least one results file');
   const byId = new Map<string, { file: string; row: ResultRow }>();
   for (const { file, results } of parts) {
+    const differences = settingDifferences(first.results.config, results.config, (a, b) => `${a} in ${first.file}; ${b} in ${file}`);
+    if (differences.length) {
+      throw new UsageError(`${file} and ${first.file} were run with other settings (${differences.join(' | ')}); merge only results of the same settings`);
+    }
     for (const row of results.rows) {
       const seen = byId.get(row.id);
       if (seen && JSON.stringify(seen.row) !== JSON.stringify(row)) {
@@ -187,11 +218,46 @@ export function mergeResults(parts: readonly { file: string; results: RunResults
       byId.set(row.id, { file, row });
     }
   }
+  const skipped = new Map(parts.flatMap((p) => p.results.skippedFiles.map((s) => [s.file, s] as const)));
   return {
     ...first.results,
     updatedAt: new Date().toISOString(),
-    config: { ...first.results.config, mergedFrom: parts.map((p) => p.file) },
-    skippedFiles: first.results.skippedFiles,
+    runs: parts.flatMap((p) => p.results.runs ?? []),
+    mergedFrom: parts.map((p) => p.file),
+    skippedFiles: [...skipped.values()],
     rows: [...byId.values()].map((v) => v.row),
   };
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  // Axes are sets: `--lr 0.1 --lr 0.01` is the plan of `--lr 0.01 --lr 0.1`.
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const key = (v: unknown[]) => v.map((x) => JSON.stringify(x)).sort().join('\n');
+    return key(a) === key(b);
+  }
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function showValue(v: unknown): string {
+  if (v === undefined) return 'not recorded';
+  if (v === null) return 'none';
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  if (Array.isArray(v)) return v.map(showValue).join(', ');
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * Each key whose value differs between two recorded configs or plans, in the command line's
+ * words: `--lr: was 0.1, 0.01; now 0.5`. Keys are the flags in camelCase (`inputSize` is
+ * `--input-size`), so a setting added to the config is compared without code of its own.
+ */
+export function settingDifferences(
+  was: Record<string, unknown>,
+  now: Record<string, unknown>,
+  words: (was: string, now: string) => string = (a, b) => `was ${a}; now ${b}`,
+): string[] {
+  const keys = [...new Set([...Object.keys(now), ...Object.keys(was)])];
+  return keys
+    .filter((key) => !sameValue(was[key], now[key]))
+    .map((key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${words(showValue(was[key]), showValue(now[key]))}`);
 }

@@ -44,17 +44,25 @@ beforeEach(() => {
   out = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-run-'));
 });
 
+/** The plan record of some combinations, keyed as the CLI's flags. */
+function planOf(combinations: RunOptions['combinations']): Record<string, unknown> {
+  const axis = (key: 'backbone' | 'head' | 'lr' | 'seed') => [...new Set(combinations.map((c) => c[key]))];
+  return { backbone: axis('backbone'), head: axis('head'), lr: axis('lr'), seed: axis('seed'), shard: null };
+}
+
 function options(overrides: Partial<RunOptions> = {}): RunOptions {
   const registry = new PluginRegistry();
   for (const f of [pixels, gap, broken]) registry.register(f, 'test');
+  const combinations = overrides.combinations ?? plan({ backbones: ['pixels'], heads: ['gap', 'broken'], learningRates: [0.1], seeds: [1, 2] });
   return {
-    combinations: plan({ backbones: ['pixels'], heads: ['gap', 'broken'], learningRates: [0.1], seeds: [1, 2] }),
+    combinations,
     registry,
     dataset,
     trainer: sgdTrainer(),
     outDir: out,
-    resume: false,
+    mode: 'new',
     config: { test: true },
+    plan: planOf(combinations),
     inputSize: 8,
     epochs: 2,
     batchSize: 4,
@@ -137,15 +145,51 @@ describe('runPlan', () => {
     }
   });
 
-  it('keeps finished rows when resumed, reruns errors and refuses other settings', async () => {
+  it('keeps every row: extends with other combinations, resumes a recorded plan, reruns errors, refuses other settings', async () => {
     const seen: string[] = [];
     const first = options({ combinations: plan({ backbones: ['pixels'], heads: ['gap'], learningRates: [0.1], seeds: [1] }) });
     await runPlan(first);
-    await expect(runPlan(options())).rejects.toThrow(/already exists: pass --resume/);
-    const resumed = await runPlan(options({ resume: true, onEvent: (e) => e.type === 'combination' && seen.push(e.combination.id) }));
+    const file = path.join(out, 'results.json');
+    const written = fs.readFileSync(file, 'utf8');
+    await expect(runPlan(options())).rejects.toThrow(/already exists: continue that run with --resume, add combinations to it with --extend/);
+    // Another plan is not a resume; the file is as it was.
+    await expect(runPlan(options({ mode: 'resume' }))).rejects.toThrow(/holds another plan \(--head: was gap; now gap, broken \| --seed: was 1; now 1, 2\); add these combinations to its 1 row with --extend/);
+    expect(fs.readFileSync(file, 'utf8')).toBe(written);
+    const extended = await runPlan(options({ mode: 'extend', onEvent: (e) => e.type === 'combination' && seen.push(e.combination.id) }));
     expect(seen).toEqual(['pixels|gap|lr=0.1|seed=2', 'pixels|broken|lr=0.1|seed=1', 'pixels|broken|lr=0.1|seed=2']);
-    expect(resumed.rows.map((r) => r.id)).toEqual(options().combinations.map((c) => c.id));
-    await expect(runPlan(options({ resume: true, config: { test: false } }))).rejects.toThrow(/was written with other settings/);
+    expect(extended.rows.map((r) => r.id)).toEqual(options().combinations.map((c) => c.id));
+    expect(extended.rows[0]).toEqual(readResults(path.join(out, 'results.json')).rows[0]);
+    expect(extended.runs!.map((r) => [r.mode, r.trained.length])).toEqual([['new', 1], ['extend', 3]]);
+    // Resuming the extended plan retries its two error rows in place.
+    seen.length = 0;
+    const resumed = await runPlan(options({ mode: 'resume', onEvent: (e) => e.type === 'combination' && seen.push(e.combination.id) }));
+    expect(seen).toEqual(['pixels|broken|lr=0.1|seed=1', 'pixels|broken|lr=0.1|seed=2']);
+    expect(resumed.rows.map((r) => `${r.head}/${r.seed}:${r.status}`)).toEqual(['gap/1:ok', 'gap/2:ok', 'broken/1:error', 'broken/2:error']);
+    await expect(runPlan(options({ mode: 'extend', config: { test: false } }))).rejects.toThrow(/--extend: .* was written with other settings \(--test: was on; now off\)/);
+    expect(fs.readdirSync(out).sort()).toEqual(['results.csv', 'results.json', 'summary.md']);
+  });
+
+  it('keeps the rows written before a filesystem error, exits 1 and says how to continue', async () => {
+    const calls: string[] = [];
+    // The second write of results.json meets a folder where the file should be.
+    const results = runPlan(
+      options({
+        onEvent: (e) => {
+          if (e.type === 'row') calls.push(e.row.id);
+          if (e.type === 'row' && calls.length === 1) {
+            fs.renameSync(path.join(out, 'results.json'), path.join(out, 'first.json'));
+            fs.mkdirSync(path.join(out, 'results.json'));
+          }
+        },
+      }),
+    );
+    const error = await results.then(() => undefined, (e: unknown) => e as { message: string; exitCode: number; name: string });
+    expect(error).toMatchObject({ name: 'UsageError', exitCode: 1 });
+    expect(error!.message).toBe(
+      `cannot write ${path.join(out, 'results.json')}: illegal operation on a directory (EISDIR); a folder is in the way where a file is needed: move it or choose another name; ` +
+        `the 1 combination this run finished is kept in ${path.join(out, 'results.json')} (1 row in all); once that is fixed, continue with --resume --out ${out}`,
+    );
+    expect(fs.readdirSync(out).filter((f) => f.endsWith('.tmp') || f === 'headbench.lock')).toEqual([]);
   });
 
   it('runs shards whose merge equals the whole plan', async () => {
@@ -153,12 +197,16 @@ describe('runPlan', () => {
     const parts: { file: string; results: Awaited<ReturnType<typeof runPlan>> }[] = [];
     for (const i of [1, 2]) {
       const dir = path.join(out, `shard-${i}`);
-      const results = await runPlan(options({ combinations: shardOf(all, parseShard(`${i}/2`)), outDir: dir }));
+      const combinations = shardOf(all, parseShard(`${i}/2`));
+      const results = await runPlan(options({ combinations, outDir: dir, plan: { ...planOf(all), shard: `${i}/2` } }));
       parts.push({ file: path.join(dir, 'results.json'), results });
     }
     const merged = mergeResults(parts);
     expect(merged.rows.map((r) => r.id).sort()).toEqual(all.map((c) => c.id).sort());
+    expect(merged.runs!.map((r) => r.plan['shard'])).toEqual(['1/2', '2/2']);
     const tampered = { ...parts[0]!, results: { ...parts[0]!.results, rows: parts[0]!.results.rows.map((r) => ({ ...r, finalValAccuracy: 0.123 })) } };
     expect(() => mergeResults([...parts, { ...tampered, file: 'again.json' }])).toThrow(/is in both .* with different results/);
+    const other = { file: 'other.json', results: { ...parts[1]!.results, config: { test: true, epochs: 3 } } };
+    expect(() => mergeResults([parts[0]!, other])).toThrow(`other.json and ${parts[0]!.file} were run with other settings (--epochs: not recorded in ${parts[0]!.file}; 3 in other.json); merge only results of the same settings`);
   });
 });

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { tf } from '@headbench/engine';
@@ -8,16 +7,9 @@ import { UsageError } from './errors.js';
 import { formatSpecifier } from './options.js';
 import type { Combination } from './planner.js';
 import type { PluginRegistry } from './registry.js';
-import {
-  environment,
-  readResults,
-  RESULTS_SCHEMA,
-  RESULTS_SCHEMA_VERSION,
-  withStatistics,
-  writeFileAtomic,
-  type ResultRow,
-  type RunResults,
-} from './results.js';
+import { writeFileAtomic } from './files.js';
+import { environment, RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, withStatistics, type ResultRow, type ResultsMode, type RunRecord, type RunResults } from './results.js';
+import { openResultsFolder, RESULT_FILES, type ResultsFolder } from './results-folder.js';
 import { median, quantile } from './stats/index.js';
 import { renderSummary, resultsCsv } from './summary.js';
 import { correctnessRecord, type CorrectnessRecord } from './stats/correctness.js';
@@ -46,34 +38,40 @@ export interface RunOptions extends RunSettings {
   trainer: Trainer;
   /** Folder for results.json, results.csv and summary.md, written after every combination. */
   outDir: string;
-  /** Keep finished rows of an earlier run in `outDir` and skip their combinations. */
-  resume: boolean;
-  /** Recorded in results.json; `--resume` refuses a folder written with different settings. */
+  /**
+   * What to do with results already in `outDir`: `new` refuses them, `resume` continues the same
+   * plan, `extend` adds this plan's combinations. Finished rows are always kept and skipped.
+   */
+  mode: ResultsMode;
+  /**
+   * The settings every row shares, keyed by flag name in camelCase; recorded in results.json.
+   * `resume` and `extend` refuse a folder written with other settings, naming each difference.
+   */
   config: Record<string, unknown>;
   /** The head the others are compared with (default: the first head of the plan). */
   baseline?: string;
+  /** This run's axes and shard, keyed the same way; `resume` refuses a plan not recorded in the folder. */
+  plan: Record<string, unknown>;
+  /** The command line, recorded with the rows this run writes. */
+  argv?: readonly string[];
+  /** The folder opened (and locked) beforehand with `openResultsFolder`; else runPlan opens it and releases it at the end. */
+  folder?: ResultsFolder;
   onEvent?: (event: RunEvent) => void;
   /** Timings taken on each trained model before it is disposed (`headbench run` uses benchModel). */
   afterTraining?: (model: tf.LayersModel, row: ResultRow) => Promise<ModelBench>;
 }
 
-export const RESULT_FILES = { json: 'results.json', csv: 'results.csv', markdown: 'summary.md' } as const;
+export { RESULT_FILES };
 
 function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n').filter(Boolean).slice(0, 2).join(' ');
 }
 
-function loadEarlier(file: string, options: RunOptions): RunResults | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  if (!options.resume) {
-    throw new UsageError(`${file} already exists: pass --resume to continue that run, or choose another --out folder`);
-  }
-  const earlier = readResults(file);
-  const was = JSON.stringify(earlier.config);
-  const now = JSON.stringify(options.config);
-  if (was !== now) throw new UsageError(`--resume: ${file} was written with other settings (${was}); this run has ${now}. Use another --out folder`);
-  return earlier;
+/** Writes results.csv and summary.md (of results with their statistics), each atomically. */
+function writeTables(outDir: string, derived: RunResults): void {
+  writeFileAtomic(path.join(outDir, RESULT_FILES.csv), resultsCsv(derived));
+  writeFileAtomic(path.join(outDir, RESULT_FILES.markdown), renderSummary(derived));
 }
 
 /**
@@ -83,8 +81,7 @@ function loadEarlier(file: string, options: RunOptions): RunResults | undefined 
 export function writeResults(outDir: string, results: RunResults): RunResults {
   const derived = withStatistics(results);
   writeFileAtomic(path.join(outDir, RESULT_FILES.json), `${JSON.stringify(derived, null, 2)}\n`);
-  writeFileAtomic(path.join(outDir, RESULT_FILES.csv), resultsCsv(derived));
-  writeFileAtomic(path.join(outDir, RESULT_FILES.markdown), renderSummary(derived));
+  writeTables(outDir, derived);
   return derived;
 }
 
@@ -201,12 +198,33 @@ function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome
 /**
  * Trains every combination in order and writes the results after each, so an interrupted run
  * keeps what finished. A combination that throws becomes an `error` row and the run goes on.
+ * Results only grow: rows already in the folder are kept whatever this plan is (an error row
+ * is replaced by its retry), and this run is recorded beside the earlier ones.
  */
 export async function runPlan(options: RunOptions): Promise<RunResults> {
-  const jsonFile = path.join(options.outDir, RESULT_FILES.json);
-  const earlier = loadEarlier(jsonFile, options);
+  const folder = options.folder ?? openResultsFolder({ outDir: options.outDir, mode: options.mode, config: options.config, plan: options.plan, ...(options.argv ? { argv: options.argv } : {}) });
+  try {
+    return await trainInto(folder, options);
+  } finally {
+    if (!options.folder) folder.release();
+  }
+}
+
+async function trainInto(folder: ResultsFolder, options: RunOptions): Promise<RunResults> {
+  const { earlier } = folder;
   const now = new Date().toISOString();
-  const kept = (earlier?.rows ?? []).filter((r) => r.status !== 'error' && options.combinations.some((c) => c.id === r.id));
+  // An extended file keeps the head it compares with, unless this run names another.
+  const baseline = options.baseline ?? earlier?.baseline ?? options.combinations[0]?.head;
+  const record: RunRecord = {
+    argv: [...(options.argv ?? [])],
+    cwd: process.cwd(),
+    host: folder.lock.info.hostname,
+    pid: process.pid,
+    startedAt: now,
+    mode: options.mode,
+    plan: options.plan,
+    trained: [],
+  };
   const results: RunResults = {
     schema: RESULTS_SCHEMA,
     schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -214,26 +232,49 @@ export async function runPlan(options: RunOptions): Promise<RunResults> {
     updatedAt: now,
     environment: environment(),
     config: options.config,
+    runs: [...(earlier?.runs ?? []), record],
+    ...(earlier?.mergedFrom ? { mergedFrom: earlier.mergedFrom } : {}),
     skippedFiles: [...options.dataset.skipped],
-    rows: kept,
-    ...(options.baseline ?? options.combinations[0]?.head ? { baseline: options.baseline ?? options.combinations[0]!.head } : {}),
+    rows: [...(earlier?.rows ?? [])],
+    ...(baseline ? { baseline } : {}),
   };
-  const done = new Set(kept.map((r) => r.id));
+  const done = new Set(results.rows.filter((r) => r.status !== 'error').map((r) => r.id));
   const todo = options.combinations.filter((c) => !done.has(c.id));
-  options.onEvent?.({ type: 'start', total: options.combinations.length, resumed: kept.length });
-  let position = kept.length;
-  for (const combination of todo) {
-    position += 1;
-    options.onEvent?.({ type: 'combination', position, total: options.combinations.length, combination });
-    const row = await runOne(combination, options);
-    results.rows.push(row);
-    results.skippedFiles = [...options.dataset.skipped];
-    results.updatedAt = new Date().toISOString();
-    writeResults(options.outDir, results);
-    options.onEvent?.({ type: 'row', position, total: options.combinations.length, row });
+  const resumed = options.combinations.length - todo.length;
+  options.onEvent?.({ type: 'start', total: options.combinations.length, resumed });
+  let position = resumed;
+  let written = 0;
+  let rowsInFile = results.rows.length;
+  let derived = results;
+  try {
+    for (const combination of todo) {
+      position += 1;
+      options.onEvent?.({ type: 'combination', position, total: options.combinations.length, combination });
+      const row = await runOne(combination, options);
+      const at = results.rows.findIndex((r) => r.id === row.id);
+      if (at >= 0) results.rows[at] = row;
+      else results.rows.push(row);
+      record.trained.push(row.id);
+      results.skippedFiles = [...options.dataset.skipped];
+      results.updatedAt = new Date().toISOString();
+      derived = withStatistics(results);
+      writeFileAtomic(folder.jsonFile, `${JSON.stringify(derived, null, 2)}\n`);
+      written += 1;
+      rowsInFile = results.rows.length;
+      writeTables(folder.outDir, derived);
+      options.onEvent?.({ type: 'row', position, total: options.combinations.length, row });
+    }
+  } catch (error) {
+    // A problem the user can fix (a full disk, data that stopped decoding) after rows were
+    // written: they are kept, and the message says so and how to go on.
+    if (error instanceof UsageError && written > 0) {
+      throw new UsageError(
+        `${error.message}; the ${written} combination${written === 1 ? '' : 's'} this run finished ${written === 1 ? 'is' : 'are'} kept in ${folder.jsonFile} ` +
+          `(${rowsInFile} row${rowsInFile === 1 ? '' : 's'} in all); once that is fixed, continue with ${options.mode === 'extend' ? '--extend' : '--resume'} --out ${folder.outDir}`,
+        { cause: error, exitCode: 1 },
+      );
+    }
+    throw error;
   }
-  // Rows in plan order, whatever order resume and shards produced them in.
-  const order = new Map(options.combinations.map((c, i) => [c.id, i]));
-  results.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
-  return writeResults(options.outDir, results);
+  return written ? derived : withStatistics(results);
 }

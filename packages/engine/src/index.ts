@@ -6,11 +6,12 @@ export { kernelFixes } from './kernel-fixes.js';
 export { multiplyAdds } from './multiply-adds.js';
 export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D, NORMALIZATION_EPSILON } from './layers.js';
 export { createTrainStep, sgdOptimizer, type TrainStep } from './step.js';
-export { compileInference, type InferenceModel } from './graph/inference.js';
+export { compileInference, buildInferenceGraph, type InferenceModel, type InferenceGraph } from './graph/inference.js';
+export { writeSavedModel } from './graph/saved-model.js';
+export { DEFAULT_PASSES, type InferencePasses, type PassReport } from './graph/fuse.js';
 export { trainTranslators, buildTrainGraph, type TrainTranslator } from './graph/train.js';
 export {
   layerTranslators,
-  buildInferenceGraph,
   UnsupportedLayerError,
   type LayerTranslator,
   type LayerContext,

@@ -80,7 +80,7 @@ describe('headbench run', () => {
 
     const again = await headbench(args);
     expect(again.status).toBe(2);
-    expect(again.errors).toEqual([`headbench: ${path.join(out, 'results.json')} already exists: pass --resume to continue that run, or choose another --out folder`]);
+    expect(again.errors).toEqual([`headbench: ${path.join(out, 'results.json')} already exists: continue that run with --resume, add combinations to it with --extend, or choose another --out folder`]);
 
     const resumed = await headbench([...args, '--resume']);
     expect(resumed.status).toBe(0);
@@ -167,55 +167,43 @@ describe('headbench run', () => {
     }
   });
 
+  it('extends finished shards with another learning rate, keeps every row, and merges them', async () => {
+    const axes = ['--head', 'gap', '--head', 'flatten', '--seed', '1', '--seed', '2'];
+    const dirs = [1, 2].map((i) => path.join(tmp, `extend-shard${i}`));
+    const run = (lr: string, i: number, ...more: string[]) => headbench(['run', ...SMALL, ...axes, '--lr', lr, '--shard', `${i + 1}/2`, ...more, '--out', dirs[i]!]);
+    expect((await Promise.all(dirs.map((_, i) => run('0.01', i)))).map((r) => r.status)).toEqual([0, 0]);
+    const before = dirs.map((d) => results(d).rows);
+    const extended = await Promise.all(dirs.map((_, i) => run('0.05', i, '--extend')));
+    expect(extended.map((r) => [r.status, r.errors])).toEqual([[0, []], [0, []]]);
+    dirs.forEach((d, i) => {
+      const r = results(d);
+      // Results only grow: the first plan's rows are untouched, the new ones follow.
+      expect(r.rows.slice(0, 2)).toEqual(before[i]);
+      expect(r.rows.map((row) => row.lr)).toEqual([0.01, 0.01, 0.05, 0.05]);
+      expect(r.runs!.map((x) => [x.mode, x.plan['lr'], x.plan['shard'], x.trained.length])).toEqual([['new', [0.01], `${i + 1}/2`, 2], ['extend', [0.05], `${i + 1}/2`, 2]]);
+      expect(r.runs![1]!.argv).toContain('--extend');
+    });
+    // Either plan of an extended folder resumes; with nothing left to train the file stays as it is.
+    const file = path.join(dirs[0]!, 'results.json');
+    const unchanged = fs.readFileSync(file, 'utf8');
+    const resumed = await run('0.01', 0, '--resume');
+    expect(resumed.status).toBe(0);
+    expect(fs.readFileSync(file, 'utf8')).toBe(unchanged);
+    const merged = await headbench(['merge', ...dirs, '--out', path.join(tmp, 'extend-merged')]);
+    expect([merged.status, merged.errors]).toEqual([0, []]);
+    const all = results(path.join(tmp, 'extend-merged'));
+    expect(all.rows.map((row) => `${row.head}/${row.lr}/${row.seed}`).sort()).toEqual(
+      ['flatten', 'gap'].flatMap((h) => ['0.01', '0.05'].flatMap((lr) => [1, 2].map((seed) => `${h}/${lr}/${seed}`))),
+    );
+    expect(all.runs).toHaveLength(4);
+    expect(all.mergedFrom).toEqual(dirs.map((d) => path.join(d, 'results.json')));
+  });
+
   it('gives the same metrics for the same seed', async () => {
     const args = ['run', ...SMALL, '--head', 'gap', '--lr', '0.05', '--epochs', '2'];
     const [x, y] = await Promise.all(['same1', 'same2'].map((d) => headbench([...args, '--out', path.join(tmp, d)])));
     expect([x!.status, y!.status]).toEqual([0, 0]);
     const history = (d: string) => results(path.join(tmp, d)).rows[0]!.history.map(({ seconds: _s, ...m }) => m);
     expect(history('same2')).toEqual(history('same1'));
-  });
-});
-
-describe('headbench run: bad data is reported before training', () => {
-  function folder(name: string, layout: Record<string, number>): string {
-    const dir = path.join(tmp, name);
-    const sample = path.join(FLOWERS_MINI, 'train', 'daisy');
-    const jpg = path.join(sample, fs.readdirSync(sample)[0]!);
-    for (const [cls, n] of Object.entries(layout)) {
-      fs.mkdirSync(path.join(dir, cls), { recursive: true });
-      for (let i = 0; i < n; i++) fs.copyFileSync(jpg, path.join(dir, cls, `${i}.jpg`));
-    }
-    return dir;
-  }
-
-  it.each([
-    ['a missing folder', () => ['--train', path.join(tmp, 'nope'), '--val-split', '0.2'], /^headbench: train folder .*nope does not exist$/],
-    ['one class', () => ['--train', folder('one', { a: 3 }), '--val-split', '0.5'], /has 1 class folder \(a\); a classification dataset needs at least two/],
-    ['an empty class', () => ['--train', folder('empty', { a: 2, b: 0 }), '--val-split', '0.5'], /class "b" in train folder .* has no images/],
-    ['val classes that differ', () => ['--train', folder('t', { a: 2, b: 2 }), '--val', folder('v', { a: 2, c: 2 })], /\(missing in val: b; only in val: c\)/],
-    ['the seed preset without data', () => ['--preset', 'seed'], /^headbench: the seed preset trains on your images: give --train <dir>/],
-    ['an unknown preset', () => ['--preset', 'nightly-x'], /^headbench: unknown preset "nightly-x"; presets: default, seed, backbones, nightly$/],
-    ['a baseline that is not a head of the run', () => ['--head', 'gap', '--baseline', 'flatten'], /^headbench: --baseline flatten: the baseline must be one of the run's heads \(gap\)/],
-    ['both a test folder and a test split', () => ['--test', tmp, '--test-split', '0.2'], /^headbench: give either --test <dir> or --test-split <fraction>, not both$/],
-    ['a test split that is no fraction', () => ['--test-split', '1.5'], /^headbench: option '--test-split <fraction>' argument '1.5' is invalid. expected a fraction between 0 and 1/],
-    ['test classes that differ', () => ['--train', folder('t2', { a: 2, b: 2 }), '--val', folder('v2', { a: 2, b: 2 }), '--test', folder('x2', { a: 2, d: 2 })], /\(missing in test: b; only in test: d\)/],
-  ])('%s', async (_what, args, message) => {
-    const r = await headbench(['run', ...args(), '--out', path.join(tmp, 'never'), '--quiet']);
-    expect(r.status).toBe(2);
-    expect(r.errors).toHaveLength(1);
-    expect(r.errors[0]).toMatch(message);
-    expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
-  });
-
-  it('skips a file that does not decode, says so, and counts it', async () => {
-    const dir = folder('corrupt', { a: 4, b: 4 });
-    fs.writeFileSync(path.join(dir, 'b', 'broken.jpg'), 'not a jpeg');
-    const out = path.join(tmp, 'corrupt-out');
-    const r = await headbench(['run', '--input-size', '32', '--epochs', '1', '--batch-size', '4', '--backbone', 'mobilenetv2:alpha=0.35,weights=none', '--no-bench', '--train', dir, '--val-split', '0.25', '--head', 'gap', '--lr', '0.01', '--out', out]);
-    expect(r.status).toBe(0);
-    expect(r.stderr).toContain(`skipped ${path.join(dir, 'b', 'broken.jpg')}: it does not decode`);
-    const res = results(out);
-    expect(res.skippedFiles).toHaveLength(1);
-    expect(res.rows[0]!.skippedFiles).toBe(1);
   });
 });

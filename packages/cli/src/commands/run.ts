@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   benchModel,
   imageFolderDataset,
+  openResultsFolder,
   parseShard,
   parseSize,
   plan,
@@ -49,6 +50,7 @@ export interface RunCommandOptions {
   out?: string;
   quiet?: boolean;
   resume?: boolean;
+  extend?: boolean;
   shard?: string;
   bench?: boolean;
   config?: string;
@@ -96,6 +98,7 @@ function openDataset(
   settings: RunPlanSettings,
   options: RunCommandOptions,
   config: HeadbenchConfig,
+  cwd: string,
   note: (line: string) => void,
   onEvent: (event: DatasetEvent) => void,
 ): ImageDataset {
@@ -111,13 +114,14 @@ function openDataset(
   }
   if (!settings.train) throw new UsageError('give a dataset: --train <dir> with --val <dir> or --val-split <fraction>, or --dataset synthetic');
   return imageFolderDataset({
-    train: settings.train,
-    ...(settings.val !== undefined ? { val: settings.val } : {}),
+    // Absolute, so that the results name the same folders whatever directory --resume runs in.
+    train: path.resolve(cwd, settings.train),
+    ...(settings.val !== undefined ? { val: path.resolve(cwd, settings.val) } : {}),
     ...(settings.valSplit !== undefined ? { valSplit: settings.valSplit } : {}),
-    ...(settings.test !== undefined ? { test: settings.test } : {}),
+    ...(settings.test !== undefined ? { test: path.resolve(cwd, settings.test) } : {}),
     ...(settings.testSplit !== undefined ? { testSplit: settings.testSplit } : {}),
     seed: settings.seeds[0] ?? 1,
-    onSkip: (s) => note(`skipped ${s.file}: it does not decode (${s.reason}); the run goes on without it and counts it in the results`),
+    onSkip: (s) => note(`skipped ${s.file}: ${s.reason}; the run goes on without it`),
     ...(options.memoryBudget !== undefined ? { memoryBudget: parseSize(options.memoryBudget, '--memory-budget') } : {}),
     onEvent,
   });
@@ -152,7 +156,7 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-export async function runCommand(options: RunCommandOptions, cwd: string): Promise<RunOutcome> {
+export async function runCommand(options: RunCommandOptions, cwd: string, argv: readonly string[] = []): Promise<RunOutcome> {
   const loaded = await loadConfig(cwd, options.config);
   const { config } = loaded;
   const settings = resolveSettings(options, config);
@@ -162,22 +166,53 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
   let combinations = plan({ backbones: settings.backbones, heads: settings.heads, learningRates: settings.lr, seeds: settings.seeds });
   const shard = options.shard ? parseShard(options.shard) : undefined;
   if (shard) combinations = shardOf(combinations, shard);
-  if (options.resume && !options.out) throw new UsageError('--resume needs the --out folder of the run to continue');
+  const mode = options.extend ? 'extend' : options.resume ? 'resume' : 'new';
+  if (mode !== 'new' && !options.out) throw new UsageError(`--${mode} needs the --out folder of the results to ${mode === 'resume' ? 'continue' : 'extend'}`);
   const outDir = path.resolve(cwd, options.out ?? path.join('headbench-results', `${settings.preset}-${timestamp()}${shard ? `-shard${shard.index}of${shard.count}` : ''}`));
 
-  const mode = progressMode(options.quiet ?? false);
+  const progressKind = progressMode(options.quiet ?? false);
   // Files that do not decode are reported while decoding, through the progress display.
   let progress: Progress | undefined;
   const dataset = openDataset(
     settings,
     options,
     config,
+    cwd,
     (line) => progress?.note(line),
     (event) => progress?.onDataset(event),
   );
+  const bench = options.bench !== false;
+  const divergenceLoss = options.divergeLoss ?? RUN_DEFAULTS.divergenceLoss;
+  // What every row means, named as the flags: --resume and --extend refuse other values.
+  const runConfig = {
+    dataset: `${dataset.name} (${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val${dataset.testCount ? ` / ${dataset.testCount} test` : ''} images)`,
+    inputSize: settings.inputSize,
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    momentum: settings.momentum,
+    divergeLoss: divergenceLoss,
+    bench,
+  };
+  // Which combinations this run trains: --resume continues the same, --extend adds others.
+  const runPlanAxes = { backbone: settings.backbones, head: settings.heads, lr: settings.lr, seed: settings.seeds, shard: shard ? `${shard.index}/${shard.count}` : null };
+  let folder: ReturnType<typeof openResultsFolder> | undefined;
+  let onSigint: (() => void) | undefined;
   try {
+    // Before decoding or training: a folder in use, other settings or a filesystem that cannot
+    // take the results are refused at once.
+    folder = openResultsFolder({ outDir, mode, config: runConfig, plan: runPlanAxes, argv });
+    // From here Ctrl-C removes the lock and says how to go on; finished rows are in results.json.
+    const again = mode === 'extend' ? '--extend' : '--resume';
+    onSigint = () => {
+      progress?.stop();
+      folder?.release();
+      process.stderr.write(`\ninterrupted: every finished combination is in ${path.join(outDir, 'results.json')}; continue with ${again} --out ${outDir}\n`);
+      process.exit(130);
+    };
+    process.once('SIGINT', onSigint);
     const stepsPerCombination = settings.epochs * Math.ceil(dataset.trainCount / settings.batchSize);
-    progress = createProgress(mode, stepsPerCombination);
+    progress = createProgress(progressKind, stepsPerCombination);
+    for (const line of folder.notes) progress.warn(line);
     progress.note(
       `headbench run: ${combinations.length} combinations (preset ${settings.preset}${shard ? `, shard ${shard.index}/${shard.count}` : ''}) on ${dataset.name}: ` +
         `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val${dataset.testCount ? ` / ${dataset.testCount} test` : ''} images at ${settings.inputSize}x${settings.inputSize}`,
@@ -185,13 +220,6 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
     for (const line of weightFiles) progress.note(`ImageNet weights: ${line}`);
     // Decoding (or the image cache), errors and empty classes surface here, before any training.
     await dataset.load(settings.inputSize);
-    const onSigint = () => {
-      progress?.stop();
-      process.stderr.write(`\ninterrupted: every finished combination is in ${path.join(outDir, 'results.json')}; continue with --resume --out ${outDir}\n`);
-      process.exit(130);
-    };
-    process.once('SIGINT', onSigint);
-    const bench = options.bench !== false;
     const tensorboard = options.tensorboard ? tensorboardLogger(path.resolve(cwd, options.tensorboard)) : undefined;
     let results: RunResults;
     try {
@@ -201,23 +229,17 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
         dataset,
         trainer: sgdTrainer(),
         outDir,
-        resume: options.resume ?? false,
+        mode,
+        config: runConfig,
+        plan: runPlanAxes,
+        argv,
+        folder,
         ...(settings.baseline ? { baseline: settings.baseline } : {}),
-        config: {
-          preset: settings.preset,
-          dataset: dataset.name,
-          inputSize: settings.inputSize,
-          epochs: settings.epochs,
-          batchSize: settings.batchSize,
-          momentum: settings.momentum,
-          shard: shard ? `${shard.index}/${shard.count}` : null,
-          bench,
-        },
         inputSize: settings.inputSize,
         epochs: settings.epochs,
         batchSize: settings.batchSize,
         momentum: settings.momentum,
-        divergenceLoss: options.divergeLoss ?? RUN_DEFAULTS.divergenceLoss,
+        divergenceLoss,
         ...(bench
           ? {
               afterTraining: (model, row) =>
@@ -231,11 +253,17 @@ export async function runCommand(options: RunCommandOptions, cwd: string): Promi
       });
     } finally {
       progress.stop();
-      process.removeListener('SIGINT', onSigint);
     }
-    const errors = results.rows.filter((r) => r.status === 'error').length;
+    if (dataset.skipped.length) {
+      const n = dataset.skipped.length;
+      progress.warn(`${n} file${n === 1 ? '' : 's'} did not decode and ${n === 1 ? 'was' : 'were'} skipped; each is listed with the reason under "skippedFiles" in ${folder.jsonFile}`);
+    }
+    const planned = new Set(combinations.map((c) => c.id));
+    const errors = results.rows.filter((r) => planned.has(r.id) && r.status === 'error').length;
     return { results, outDir, ...(tensorboard ? { tensorboard: tensorboard.dir } : {}), table: renderSummary(results), exitCode: errors ? 1 : 0 };
   } finally {
+    if (onSigint) process.removeListener('SIGINT', onSigint);
+    folder?.release();
     dataset.dispose();
   }
 }

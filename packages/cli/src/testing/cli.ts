@@ -5,7 +5,11 @@ import { fileURLToPath } from 'node:url';
 
 // The command as users run it: the built package, in a child process.
 export const cliDir = fileURLToPath(new URL('../..', import.meta.url));
-export const bin = path.join(cliDir, 'bin', 'headbench.js');
+/**
+ * HEADBENCH_CLI_BIN runs the tests against another build, say a checkout of main, to see a test
+ * fail without the change it tests.
+ */
+export const bin = process.env['HEADBENCH_CLI_BIN'] ?? path.join(cliDir, 'bin', 'headbench.js');
 export const packagesDir = path.dirname(cliDir);
 
 /** Builds the CLI (and what it depends on) so that bin/headbench.js runs the current source. */
@@ -26,10 +30,24 @@ export interface Result {
   errors: string[];
 }
 
+export interface RunAs {
+  /** Kill the command (SIGKILL) after this long: for commands that might never end. */
+  timeoutMs?: number;
+  /** Run as this user (the test must run as root): for permission errors, which root never sees. */
+  uid?: number;
+  gid?: number;
+}
+
 /** Runs `headbench args...`; `onStart` gets the child, for tests that signal it. */
-export function headbench(args: readonly string[], cwd = cliDir, onStart?: (child: ChildProcess) => void): Promise<Result> {
+export function headbench(args: readonly string[], cwd = cliDir, onStart?: (child: ChildProcess) => void, as: RunAs = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+      ...(as.uid !== undefined ? { uid: as.uid, gid: as.gid ?? as.uid } : {}),
+    });
+    const timer = as.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), as.timeoutMs) : undefined;
+    child.on('close', () => clearTimeout(timer));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

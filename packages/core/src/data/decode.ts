@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import { tf } from '@headbench/engine';
+import { describeSystemError } from '../files.js';
+import { checkImageBytes, decodeErrorReason } from './image-check.js';
 
 /** How images are resized to the input size (Keras' `interpolation` of `image_dataset_from_directory`). */
 export type Interpolation = 'bilinear' | 'nearest';
@@ -41,10 +43,6 @@ export function decoderIdentity(): string {
   return `tensorflow ${binding?.TF_Version ?? 'unknown'} decode_image, tf.image.resize with half-pixel centres, round half to even, uint8`;
 }
 
-/** Why a file did not decode, in one line (TensorFlow's first line, as the results record it). */
-export function skipReason(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] || 'decode failed';
-}
 
 /** A file's decode job failed because its row could not be written: the cache, not the image, is the problem. */
 export class RowWriteError extends Error {
@@ -63,11 +61,20 @@ export class RowWriteError extends Error {
  * a failed write throws a RowWriteError.
  */
 export function decodeFileInto(file: string, fd: number, row: number, inputSize: number, interpolation: Interpolation): string | undefined {
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(file);
+  } catch (error) {
+    return `it cannot be read: ${describeSystemError(error)}`;
+  }
+  // What TensorFlow would refuse is refused here, before its decoder prints to stderr (image-check.ts).
+  const problem = checkImageBytes(data);
+  if (problem) return problem;
   let pixels: Uint8Array;
   try {
-    pixels = decodeResize(fs.readFileSync(file), inputSize, interpolation);
+    pixels = decodeResize(data, inputSize, interpolation);
   } catch (error) {
-    return skipReason(error);
+    return decodeErrorReason(error);
   }
   try {
     const written = fs.writeSync(fd, pixels, 0, pixels.length, row * pixels.length);

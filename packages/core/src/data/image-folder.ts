@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { explainFileErrors } from '../files.js';
 import { deriveSeed, seededRandom, shuffledIndices } from '../random.js';
 import { fingerprintOf } from '../stats/correctness.js';
 import type { DatasetEvent, ImageDataset, ImageSplit, SkippedFile } from './dataset.js';
@@ -29,7 +30,7 @@ interface Listing {
 
 function walkImages(dir: string): string[] {
   const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  for (const entry of explainFileErrors('read folder', dir, () => fs.readdirSync(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...walkImages(full));
     else if (IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(full);
@@ -41,8 +42,7 @@ function walkImages(dir: string): string[] {
 export function listImageFolder(dir: string, role: string): Listing {
   if (!fs.existsSync(dir)) throw new UsageError(`${role} folder ${dir} does not exist`);
   if (!fs.statSync(dir).isDirectory()) throw new UsageError(`${role} folder ${dir} is a file; expected a folder laid out as <folder>/<class>/<image>`);
-  const classes = fs
-    .readdirSync(dir, { withFileTypes: true })
+  const classes = explainFileErrors('read folder', dir, () => fs.readdirSync(dir, { withFileTypes: true }))
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort();
