@@ -112,6 +112,7 @@ export function createProgram(): Command {
     .option('--input-size <pixels>', 'square input size (default: the preset\'s; 96 for default, 224 for seed)', integer(1))
     .option('--momentum <m>', 'SGD momentum, the same as --trainer sgd:momentum=<m> (default: 0, plain SGD as in the seed experiment)', fraction0)
     .option('--diverge-loss <loss>', 'a training loss above this (or NaN) marks the combination diverged and stops it (default: 1000)', positive)
+    .option('--memory-budget <size>', 'decoded images up to this size (uint8) stay in memory, larger datasets are read from the image cache batch by batch (default: 2GB)')
     .option('--out <dir>', 'folder for results.json, results.csv and summary.md (default: headbench-results/<preset>-<time>)')
     .option('--resume', 'continue the run in --out (same settings and plan): finished combinations are kept and skipped')
     .addOption(new Option('--extend', 'add this plan\'s combinations to the results in --out (same settings, other backbones/heads/lr/seeds): every finished row is kept').conflicts('resume'))
@@ -123,6 +124,25 @@ export function createProgram(): Command {
       const outcome = await runCommand(command.optsWithGlobals(), process.cwd(), process.argv.slice(2));
       process.stdout.write(`${outcome.table}\nresults: ${outcome.outDir}\n${outcome.tensorboard ? `tensorboard: tensorboard --logdir ${outcome.tensorboard}\n` : ''}`);
       process.exitCode = outcome.exitCode;
+    });
+
+  const cache = program
+    .command('cache')
+    .description('list or clear the image cache: decoded images kept per folder, input size and interpolation (in $HEADBENCH_CACHE_DIR, $XDG_CACHE_HOME/headbench or ~/.cache/headbench)');
+  cache
+    .command('list')
+    .description('list the cached image folders with their input size, images and size on disk')
+    .action(async () => {
+      const { cacheList } = await load(() => import('./commands/cache.js'));
+      process.stdout.write(cacheList());
+    });
+  cache
+    .command('clear')
+    .description('remove cached images: all of them, or those of the given image folders (the native runtime cached beside them is kept)')
+    .argument('[folders...]', 'image folders (--train or --val folders) whose caches to remove')
+    .action(async (folders: string[]) => {
+      const { cacheClear } = await load(() => import('./commands/cache.js'));
+      process.stdout.write(cacheClear(folders, process.cwd()));
     });
 
   program

@@ -48,6 +48,13 @@ describe('compareResults', () => {
     expect(c.regressions).toBe(0);
   });
 
+  it('keeps flagging a tripled step when one sample stalled (a shared machine), where a standard deviation would not', () => {
+    // Steps of about 15 ms with one of 876 ms, as measured under load here; then every step x3.
+    const stalled = [...samples(15, 0.1, 9, 4), 876];
+    const c = compareResults(results([row('s', { stepTime: { ...row('x').stepTime!, samplesMs: stalled } })]), results([row('s', { stepTime: { ...row('x').stepTime!, samplesMs: stalled.map((v) => v * 3) } })]));
+    expect(c.metrics[0]!.verdict).toBe('regression');
+  });
+
   it('without per-image records (a version-1 baseline), judges accuracy with binomial image noise and says it is less precise', () => {
     const drop = { finalValAccuracy: 0.75 };
     // 5 points lower on 2000 images is beyond ±2.6 points of noise; on 200 images it is not.

@@ -45,12 +45,18 @@ const ENVIRONMENT_FIELDS = ['cpu', 'cores', 'node', 'tfjsNode', 'libtensorflow',
 /** An environment field as compared; results from before kernel fixes were recorded had none. */
 const environmentValue = (env: RunResults['environment'] | undefined, key: (typeof ENVIRONMENT_FIELDS)[number]) => JSON.stringify(key === 'kernelFixes' ? (env?.kernelFixes ?? []) : env?.[key]);
 
+/**
+ * A step-time sample's median and the standard error of that median. The spread is taken from the
+ * median absolute deviation (times 1.4826, the standard deviation for normal samples), not the
+ * standard deviation: one step stalled by another process on a shared machine (15 ms steps with
+ * one of 876 ms, seen here) would otherwise widen the noise band until a tripled step passes.
+ */
 function sampleStats(samples: readonly number[]): { median: number; se: number } {
   const n = samples.length;
-  const mean = samples.reduce((s, v) => s + v, 0) / n;
-  const variance = n > 1 ? samples.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
+  const m = median(samples);
+  const sigma = 1.4826 * median(samples.map((v) => Math.abs(v - m)));
   // The standard error of a median is about 1.2533 times that of the mean for normal samples.
-  return { median: median(samples), se: (1.2533 * Math.sqrt(variance)) / Math.sqrt(n) };
+  return { median: m, se: (1.2533 * sigma) / Math.sqrt(n) };
 }
 
 function compareStepTime(id: string, a: ResultRow, b: ResultRow, threshold: number): MetricComparison | undefined {

@@ -54,6 +54,12 @@ function systemWords(error: unknown, code: string): string {
   return new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1] ?? code;
 }
 
+/** A failed file operation in the system's words and code (`no such file or directory (ENOENT)`), else its message. */
+export function describeSystemError(error: unknown): string {
+  const code = systemErrorCode(error);
+  return code ? `${systemWords(error, code)} (${code})` : error instanceof Error ? error.message : String(error);
+}
+
 /**
  * A filesystem failure as a user error: one line with the path, what the system said in words
  * and what to do (`cannot write /x/results.json: no space left on device (ENOSPC); free some

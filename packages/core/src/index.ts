@@ -54,9 +54,13 @@ export { PluginRegistry, importPluginModule } from './registry.js';
 export { composeModel, countParams, type ComposedModel, type ComposeOptions, type ParamCounts } from './compose.js';
 export { plan, parseShard, shardOf, combinationId, DEFAULT_TRAINER, type Combination, type PlanAxes, type Shard, type TrainerAxis } from './planner.js';
 export { seededRandom, shuffledIndices, deriveSeed } from './random.js';
-export type { ImageDataset, LabeledImages, SkippedFile } from './data/dataset.js';
+export type { DatasetEvent, ImageDataset, ImageSplit, SkippedFile, Storage } from './data/dataset.js';
 export { syntheticDataset, type SyntheticOptions } from './data/synthetic.js';
-export { imageFolderDataset, listImageFolder, type ImageFolderOptions } from './data/image-folder.js';
+export { imageFolderDataset, listImageFolder, DEFAULT_MEMORY_BUDGET, type ImageFolderOptions } from './data/image-folder.js';
+export { batches, batchTensors, type ImageBatch } from './data/batches.js';
+export { decodeResize, INTERPOLATIONS, type Interpolation } from './data/decode.js';
+export { cacheRoot, imageCacheDir, listImageCache, clearImageCache, formatBytes, CACHE_VERSION, type CacheEntry } from './data/image-cache.js';
+export { parseSize } from './data/size.js';
 export { fitModel, checkRecipe, freeze, stageStepConfig, evaluate, type Evaluation, type Engine, type Engines, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
 export {
   environment,
@@ -80,6 +84,7 @@ export { SUMMARY_COLUMNS, summaryColumns, groupColumns, verdictColumns, formatSu
 export { formatTable, formatCell, FORMATS, type Column, type Format } from './table.js';
 export * from './stats/index.js';
 export { timeTask, benchModel, type TaskTiming, type TimingOptions, type ModelBench, type ModelBenchOptions } from './bench.js';
+export { cpuPeak, cpuPeakFrom, achievedGflops, type CpuPeak } from './hardware.js';
 export { compareResults, DEFAULT_THRESHOLDS, type CompareThresholds, type Comparison, type MetricComparison, type Verdict } from './compare.js';
 export { toGab, type GabEntry } from './gab.js';
 export { tensorboardLogger, tensorboardRunName, TENSORBOARD_INDEX, type TensorBoardLogger } from './tensorboard.js';

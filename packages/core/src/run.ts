@@ -14,7 +14,7 @@ import { openResultsFolder, RESULT_FILES, type ResultsFolder } from './results-f
 import { median, quantile } from './stats/index.js';
 import { renderSummary, resultsCsv } from './summary.js';
 import { correctnessRecord, type CorrectnessRecord } from './stats/correctness.js';
-import type { LabeledImages } from './data/dataset.js';
+import type { ImageSplit } from './data/dataset.js';
 import { fitModel, type TrainOutcome, type TrainProgress } from './trainer.js';
 import type { ModelBench } from './bench.js';
 
@@ -155,11 +155,11 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
 type RowBase = Omit<ResultRow, 'status' | 'seconds' | 'finishedAt'>;
 
 /** A per-image record of a split; without the split's fingerprint (a dataset of another kind) none is kept. */
-function recordOf(correct: Uint8Array | undefined, split: LabeledImages | undefined): CorrectnessRecord | undefined {
+function recordOf(correct: Uint8Array | undefined, split: ImageSplit | undefined): CorrectnessRecord | undefined {
   return correct && split?.fingerprint ? correctnessRecord(correct, split.fingerprint) : undefined;
 }
 
-function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome, options: RunOptions, started: number, splits: { val: LabeledImages; test?: LabeledImages }): ResultRow {
+function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome, options: RunOptions, started: number, splits: { val: ImageSplit; test?: ImageSplit }): ResultRow {
   const valRecord = recordOf(outcome.valCorrect, splits.val);
   const testRecord = recordOf(outcome.test?.correct, splits.test);
   const vals = outcome.history.map((h) => h.valAccuracy);

@@ -1,5 +1,10 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { composeModel } from './compose.js';
+import type { ImageSplit } from './data/dataset.js';
+import { imageFolderDataset } from './data/image-folder.js';
 import { syntheticDataset } from './data/synthetic.js';
 import { defineBackbone, defineHead, defineTrainer } from './define.js';
 import { UsageError } from './errors.js';
@@ -44,10 +49,10 @@ const staged = defineTrainer({
 const dataset = syntheticDataset({ classes: 3, trainPerClass: 20, valPerClass: 10, seed: 7 });
 afterAll(() => dataset.dispose());
 
-async function train(options: Partial<TrainOptions> = {}, trainer = staged(), onModel?: (model: tf.LayersModel, backbone: tf.layers.Layer[]) => void) {
+async function train(options: Partial<TrainOptions> = {}, trainer = staged(), onModel?: (model: tf.LayersModel, backbone: tf.layers.Layer[]) => void, splits?: { train: ImageSplit; val: ImageSplit }) {
   const { model, backboneLayers } = await composeModel(tinyCnn(), gapHead(), { inputSize: 16, classes: 3, seed: 3 });
   onModel?.(model, backboneLayers);
-  const { train: t, val } = await dataset.load(16);
+  const { train: t, val } = splits ?? (await dataset.load(16));
   const outcome = await fitModel(model, { train: t, val, classes: 3, preprocess: (x) => tinyCnn().preprocess(x), backboneLayers }, trainer, { lr: 0.1, epochs: 6, batchSize: 8, seed: 11, divergenceLoss: 1e3, ...options });
   model.dispose();
   return outcome;
@@ -125,5 +130,58 @@ describe('fitModel', () => {
       'trainer frozen: stage 1 freezes the backbone, but this model has no backbone layers to freeze',
     );
     model.dispose();
+  });
+
+  it('gives the same epochs from a streamed split as from the same images in memory', async () => {
+    // The synthetic images as PNG files, read back through the decode cache in both storages.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-stream-'));
+    try {
+      const { train: t } = await dataset.load(16);
+      const pixels = await t.read(Int32Array.from({ length: t.count }, (_, i) => i));
+      for (let i = 0; i < t.count; i++) {
+        const dir = path.join(tmp, 'images', `class_${t.labels[i]}`);
+        fs.mkdirSync(dir, { recursive: true });
+        const image = tf.tensor3d(pixels.subarray(i * 768, (i + 1) * 768), [16, 16, 3], 'int32');
+        fs.writeFileSync(path.join(dir, `${String(i).padStart(2, '0')}.png`), await tf.node.encodePng(image));
+        image.dispose();
+      }
+      const open = (memoryBudget: number) => imageFolderDataset({ train: path.join(tmp, 'images'), valSplit: 0.25, seed: 5, cacheDir: path.join(tmp, 'cache'), memoryBudget });
+      const [inMemory, streamed] = [open(1e9), open(0)];
+      const m = await inMemory.load(16);
+      const s = await streamed.load(16);
+      expect([m.train.storage, s.train.storage, s.val.storage]).toEqual(['memory', 'stream', 'stream']);
+      const a = await train({ epochs: 3 }, staged(), undefined, m);
+      const b = await train({ epochs: 3 }, staged(), undefined, s);
+      const strip = (o: typeof a) => o.history.map(({ seconds: _s, ...rest }) => rest);
+      expect(strip(b)).toEqual(strip(a));
+      expect(b.trainInference).toEqual(a.trainInference);
+      expect(b.tensors.afterLastStep).toBe(b.tensors.afterFirstStep);
+      // It learnt something, so equal histories are not equal nothing.
+      expect(a.history.at(-1)!.valAccuracy).toBeGreaterThan(0.5);
+      inMemory.dispose();
+      streamed.dispose();
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('asks for batch k+1 before it runs step k', async () => {
+    const { train: t, val } = await dataset.load(16);
+    const log: string[] = [];
+    const logged = (split: ImageSplit, name: string): ImageSplit => ({
+      ...split,
+      read: (indices, into) => {
+        log.push(`read ${name}`);
+        return split.read(indices, into);
+      },
+    });
+    await train({ epochs: 1, onProgress: (e) => void (e.type === 'step' && log.push(`step ${e.step}`)) }, staged(), undefined, { train: logged(t, 'train'), val: logged(val, 'val') });
+    // 60 images in batches of 8: 8 steps; before step k's end, k + 1 train batches were asked for.
+    const steps = log.filter((l) => l.startsWith('step'));
+    expect(steps).toHaveLength(8);
+    for (let k = 1; k <= 8; k++) {
+      const before = log.slice(0, log.indexOf(`step ${k}`)).filter((l) => l === 'read train').length;
+      expect(before).toBe(Math.min(k + 1, 8));
+    }
   });
 });

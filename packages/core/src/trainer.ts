@@ -3,7 +3,8 @@ import { compileInference, createTrainStep, tf, type InferenceModel, type TrainS
 import { UsageError } from './errors.js';
 import type { TrainerPlugin, TrainingRecipe, TrainingStage } from './plugin.js';
 import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
-import type { LabeledImages } from './data/dataset.js';
+import { batches, batchTensors, type ImageBatch } from './data/batches.js';
+import type { ImageSplit } from './data/dataset.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -31,12 +32,12 @@ export interface TrainOptions {
 }
 
 export interface TrainData {
-  train: LabeledImages;
-  val: LabeledImages;
+  train: ImageSplit;
+  val: ImageSplit;
   /** Evaluated once after training, never during it (model selection uses val). */
-  test?: LabeledImages;
+  test?: ImageSplit;
   classes: number;
-  /** The backbone's preprocessing, applied to each batch of [0, 255] RGB images. */
+  /** The backbone's preprocessing, applied to each batch of [0, 255] RGB images (float32). */
   preprocess: (images: tf.Tensor4D) => tf.Tensor4D;
   /** The backbone's layers in the model, which a `head` stage freezes (composeModel's `backboneLayers`). */
   backboneLayers?: readonly tf.layers.Layer[];
@@ -88,12 +89,10 @@ export interface Engines {
  */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function batchOf(data: TrainData, split: LabeledImages, indices: Int32Array): { x: tf.Tensor4D; y: tf.Tensor1D } {
+function batchOf(data: TrainData, split: ImageSplit, batch: ImageBatch): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return tf.tidy(() => {
-    const idx = tf.tensor1d(indices, 'int32');
-    const x = data.preprocess(tf.gather(split.images, idx));
-    const y = tf.tensor1d(Int32Array.from(indices, (i) => split.labels[i] as number), 'int32');
-    return { x, y };
+    const { images, labels } = batchTensors(batch, split.inputSize);
+    return { x: data.preprocess(images), y: labels };
   });
 }
 
@@ -113,7 +112,7 @@ export interface Evaluation {
 export async function evaluate(
   model: tf.LayersModel | InferenceModel,
   data: TrainData,
-  split: LabeledImages,
+  split: ImageSplit,
   batchSize: number,
 ): Promise<Evaluation> {
   const inference = 'engine' in model ? model : await compileInference(model);
@@ -124,14 +123,14 @@ export async function evaluate(
   }
 }
 
-async function evaluateWith(inference: InferenceModel, data: TrainData, split: LabeledImages, batchSize: number): Promise<Evaluation> {
+async function evaluateWith(inference: InferenceModel, data: TrainData, split: ImageSplit, batchSize: number): Promise<Evaluation> {
   const n = split.labels.length;
   let lossSum = 0;
   let correct = 0;
   const perImage = new Uint8Array(n);
-  for (let start = 0; start < n; start += batchSize) {
-    const indices = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
-    const { x, y } = batchOf(data, split, indices);
+  let start = 0;
+  for await (const batch of batches(split, Int32Array.from({ length: n }, (_, i) => i), batchSize)) {
+    const { x, y } = batchOf(data, split, batch);
     const [l, c] = tf.tidy(() => {
       const logits = inference.predict(x) as tf.Tensor2D;
       const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(y, data.classes), logits, undefined, 0, tf.Reduction.NONE);
@@ -144,6 +143,7 @@ async function evaluateWith(inference: InferenceModel, data: TrainData, split: L
       correct += hits[i] as number;
     }
     tf.dispose([x, y, l as tf.Tensor, c as tf.Tensor]);
+    start += batch.indices.length;
     await yieldToEventLoop();
   }
   return { loss: lossSum / n, accuracy: correct / n, correct: perImage };
@@ -203,7 +203,7 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
   if (!(lr > 0)) throw new UsageError(`learning rate must be > 0, got ${lr}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
-  const n = data.train.labels.length;
+  const n = data.train.count;
   const steps = Math.ceil(n / batchSize);
   const recipe = checkRecipe(trainer, trainer.recipe({ lr, epochs, stepsPerEpoch: steps }), epochs, (data.backboneLayers?.length ?? 0) > 0);
   const inference = await compileInference(model);
@@ -233,9 +233,12 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
         const order = shuffledIndices(n, seededRandom(deriveSeed(seed, `epoch ${epoch}`)));
         let lossSum = 0;
         let correct = 0;
-        for (let step = 1; step <= steps; step++) {
-          const indices = order.subarray((step - 1) * batchSize, Math.min(step * batchSize, n));
-          const { x, y } = batchOf(data, data.train, indices);
+        let step = 0;
+        // batches() reads batch k+1 while step k runs.
+        for await (const batch of batches(data.train, order, batchSize)) {
+          step += 1;
+          const indices = batch.indices;
+          const { x, y } = batchOf(data, data.train, batch);
           const t0 = performance.now();
           const { loss: value, correct: hits } = await trainStep(x, y);
           const ms = performance.now() - t0;

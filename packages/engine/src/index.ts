@@ -22,12 +22,13 @@ export {
 export { eagerOps } from './eager-ops.js';
 export { graphOps } from './graph/ops.js';
 export { augmentImages, buildAugmentGraph, type AugmentOptions, type AugmentGraph } from './graph/augment.js';
-export { compileInference, type InferenceModel } from './graph/inference.js';
+export { compileInference, buildInferenceGraph, type InferenceModel, type InferenceGraph } from './graph/inference.js';
+export { writeSavedModel } from './graph/saved-model.js';
+export { DEFAULT_PASSES, type InferencePasses, type PassReport } from './graph/fuse.js';
 export { loadGraph, type GraphSession } from './graph/session.js';
 export { trainTranslators, buildTrainGraph, type TrainTranslator, type TrainGraph, type TrainGraphOptions } from './graph/train.js';
 export {
   layerTranslators,
-  buildInferenceGraph,
   seedKey,
   UnsupportedLayerError,
   GraphBuilder,

@@ -1,9 +1,12 @@
 import {
+  achievedGflops,
   benchModel,
+  cpuPeak,
   composeModel,
   environment,
   formatTable,
   type Column,
+  type CpuPeak,
   type Environment,
   type Format,
   type ModelBench,
@@ -23,6 +26,13 @@ export interface BenchRow extends ModelBench {
   params: ParamCounts;
   /** Multiply-adds of one image's forward pass. */
   multiplyAdds: number;
+  /**
+   * Achieved GFLOP/s at the median time: 2 FLOPs per multiply-add; a training step counted as 3
+   * forward passes (forward, input gradient, weight gradient), inference as 1.
+   */
+  gflops: { train: number; inference: number; inferenceSingle: number };
+  /** The same as shares of the CPU's estimated peak (`peak` in the output), where it could be estimated. */
+  peakShare?: { train: number; inference: number; inferenceSingle: number };
 }
 
 export interface BenchOptions {
@@ -64,13 +74,28 @@ export const BENCH_COLUMNS: readonly Column<BenchRow>[] = [
   { key: 'inferEngine', title: 'infer via', value: (r) => r.inferenceEngine.engine },
   { key: 'trainImagesPerSecond', title: 'train img/s', value: (r) => ms(r.imagesPerSecond.train) },
   { key: 'inferImagesPerSecond', title: 'infer img/s', value: (r) => ms(r.imagesPerSecond.inference) },
+  { key: 'trainGflops', title: 'train GFLOP/s', value: (r) => ms(r.gflops.train) },
+  { key: 'trainPeakPct', title: 'train % peak', value: (r) => (r.peakShare ? ms(100 * r.peakShare.train) : 'n/a') },
+  { key: 'inferGflops', title: 'infer GFLOP/s', value: (r) => ms(r.gflops.inference) },
+  { key: 'inferPeakPct', title: 'infer % peak', value: (r) => (r.peakShare ? ms(100 * r.peakShare.inference) : 'n/a') },
   { key: 'tensors', title: 'tensors before→after', value: (r) => `${r.train.tensors.before}→${r.train.tensors.after}` },
   { key: 'leak', title: 'leak/step', value: (r) => r.train.tensors.leakedPerCall },
   { key: 'peakRssMB', title: 'peak RSS MB', value: (r) => Math.round(r.peakRssMB) },
 ];
 
 /** Times every backbone x head on seeded random input: no dataset, no weights files. */
-export async function runBench(options: BenchOptions, cwd: string, log: (line: string) => void): Promise<{ environment: Environment; rows: BenchRow[]; text: string }> {
+/** GFLOP/s of a timed row (see BenchRow.gflops) and their shares of `peak`. */
+export function throughput(timing: ModelBench, multiplyAdds: number, batchSize: number, peak: CpuPeak): Pick<BenchRow, 'gflops' | 'peakShare'> {
+  const gflops = {
+    train: achievedGflops(multiplyAdds, batchSize, timing.train.latency.p50, 3),
+    inference: achievedGflops(multiplyAdds, batchSize, timing.inference.latency.p50),
+    inferenceSingle: achievedGflops(multiplyAdds, 1, timing.inferenceSingle.latency.p50),
+  };
+  const top = peak.gflops;
+  return top ? { gflops, peakShare: { train: gflops.train / top, inference: gflops.inference / top, inferenceSingle: gflops.inferenceSingle / top } } : { gflops };
+}
+
+export async function runBench(options: BenchOptions, cwd: string, log: (line: string) => void): Promise<{ environment: Environment; peak: CpuPeak; rows: BenchRow[]; text: string }> {
   const loaded = await loadConfig(cwd, options.config);
   const registry = await loadPlugins(loaded, options.plugin ?? [], cwd);
   const { config } = loaded;
@@ -83,6 +108,7 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
   for (const { plugin } of backbones) plugin.featureShape(inputSize);
   const trainers = trainersOf(registry, options.trainer ?? config.trainers?.map((t) => (typeof t === 'string' ? t : t.trainer)) ?? ['sgd']);
 
+  const peak = cpuPeak();
   const rows: BenchRow[] = [];
   const total = backbones.length * heads.length * trainers.length;
   for (const backbone of backbones) {
@@ -105,7 +131,8 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
           });
           if (timing.trainEngine.reason) log(`${which}: the training step ran eagerly: ${timing.trainEngine.reason}`);
           if (timing.inferenceEngine.reason) log(`${which}: inference ran eagerly: ${timing.inferenceEngine.reason}`);
-          rows.push({ backbone: backbone.label, head: head.label, trainer: trainer.label, inputSize, batchSize: options.batchSize, classes: options.classes, params: composed.params, multiplyAdds: multiplyAdds(composed.model), ...timing });
+          const macs = multiplyAdds(composed.model);
+          rows.push({ backbone: backbone.label, head: head.label, trainer: trainer.label, inputSize, batchSize: options.batchSize, classes: options.classes, params: composed.params, multiplyAdds: macs, ...timing, ...throughput(timing, macs, options.batchSize, peak) });
         } finally {
           composed.model.dispose();
         }
@@ -115,8 +142,10 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
   const env = environment();
   const text =
     options.format === 'json'
-      ? `${JSON.stringify({ environment: env, rows }, null, 2)}\n`
+      ? `${JSON.stringify({ environment: env, peak, rows }, null, 2)}\n`
       : formatTable(rows, BENCH_COLUMNS, options.format) +
-        (options.format === 'md' ? `\n${env.cpu}, ${env.cores} cores, threads ${env.threads.intraOp}/${env.threads.interOp}; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow}, graphs and fused kernels ${env.accelerated ? 'on' : 'off'}${env.kernelFixes?.length ? `; replaced kernels: ${env.kernelFixes.join('; ')}` : ''}\n` : '');
-  return { environment: env, rows, text };
+        (options.format === 'md' ? `\n${env.cpu}, ${env.cores} cores, threads ${env.threads.intraOp}/${env.threads.interOp}; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow}, graphs and fused kernels ${env.accelerated ? 'on' : 'off'}${env.kernelFixes?.length ? `; replaced kernels: ${env.kernelFixes.join('; ')}` : ''}\n` +
+            `GFLOP/s: 2 per multiply-add at the median time, a training step as 3 forward passes; estimated peak: ${peak.formula}\n`
+          : '');
+  return { environment: env, peak, rows, text };
 }

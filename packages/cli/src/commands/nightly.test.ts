@@ -35,6 +35,28 @@ describe('headbench bench', () => {
     expect(row.params.total).toBe(416_613);
     expect(row.multiplyAdds).toBeGreaterThan(1e6);
   });
+
+  it('reports achieved GFLOP/s and their share of the estimated peak', async () => {
+    const args = ['bench', '--backbone', 'mobilenetv2:alpha=0.35,weights=none', '--head', 'gap', '--input-size', '32', '--batch-size', '4', '--min-samples', '3', '--min-time', '0', '--quiet'];
+    const [json, md] = [await headbench([...args, '--format', 'json']), await headbench([...args, '--format', 'md'])];
+    expect(json.status).toBe(0);
+    type Timing = { latency: { p50: number } };
+    const { peak, rows } = JSON.parse(json.stdout) as { peak: { gflops?: number; formula: string }; rows: { multiplyAdds: number; train: Timing; inference: Timing; gflops: { train: number; inference: number }; peakShare?: { inference: number } }[] };
+    const row = rows[0]!;
+    // 2 FLOPs per multiply-add, 4 images; the training step as three forward passes.
+    expect(row.gflops.train).toBeCloseTo((2 * 3 * row.multiplyAdds * 4) / (row.train.latency.p50 * 1e6), 6);
+    expect(row.gflops.inference).toBeCloseTo((2 * row.multiplyAdds * 4) / (row.inference.latency.p50 * 1e6), 6);
+    if (peak.gflops) {
+      expect(peak.formula).toMatch(/GHz x \d+ fp32 lanes/);
+      expect(row.peakShare!.inference).toBeCloseTo(row.gflops.inference / peak.gflops, 9);
+    } else {
+      expect(peak.formula).toMatch(/^peak not estimated: /);
+      expect(row.peakShare).toBeUndefined();
+    }
+    expect(md.status).toBe(0);
+    expect(md.stdout).toMatch(/\| train GFLOP\/s \| train % peak \| infer GFLOP\/s \| infer % peak \|/);
+    expect(md.stdout).toContain(`estimated peak: ${peak.formula}`);
+  });
 });
 
 describe('headbench report', () => {

@@ -11,6 +11,8 @@ let tmp: string;
 beforeAll(() => {
   buildCli();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-run-'));
+  // The runs' image cache (inherited by the child processes), not the user's.
+  process.env['HEADBENCH_CACHE_DIR'] = path.join(tmp, 'cache');
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -7,6 +7,7 @@ import {
   imageFolderDataset,
   openResultsFolder,
   parseShard,
+  parseSize,
   plan,
   runPlan,
   shardOf,
@@ -14,6 +15,7 @@ import {
   UsageError,
   renderSummary,
   tensorboardLogger,
+  type DatasetEvent,
   type ImageDataset,
   type PluginRegistry,
   type RunResults,
@@ -47,6 +49,8 @@ export interface RunCommandOptions {
   inputSize?: number;
   momentum?: number;
   divergeLoss?: number;
+  /** Decoded images up to this size stay in memory; larger datasets stream from the image cache (`2GB`). */
+  memoryBudget?: string;
   out?: string;
   quiet?: boolean;
   resume?: boolean;
@@ -110,7 +114,14 @@ export function resolveSettings(options: RunCommandOptions, config: HeadbenchCon
   return { ...settings, baseline };
 }
 
-function openDataset(settings: RunPlanSettings, options: RunCommandOptions, config: HeadbenchConfig, cwd: string, note: (line: string) => void): ImageDataset {
+function openDataset(
+  settings: RunPlanSettings,
+  options: RunCommandOptions,
+  config: HeadbenchConfig,
+  cwd: string,
+  note: (line: string) => void,
+  onEvent: (event: DatasetEvent) => void,
+): ImageDataset {
   if (options.dataset !== undefined && options.dataset !== 'synthetic') {
     throw new UsageError(`--dataset ${options.dataset}: the only named dataset is "synthetic"; give image folders with --train and --val`);
   }
@@ -127,10 +138,12 @@ function openDataset(settings: RunPlanSettings, options: RunCommandOptions, conf
     train: path.resolve(cwd, settings.train),
     ...(settings.val !== undefined ? { val: path.resolve(cwd, settings.val) } : {}),
     ...(settings.valSplit !== undefined ? { valSplit: settings.valSplit } : {}),
-    ...(settings.test !== undefined ? { test: settings.test } : {}),
+    ...(settings.test !== undefined ? { test: path.resolve(cwd, settings.test) } : {}),
     ...(settings.testSplit !== undefined ? { testSplit: settings.testSplit } : {}),
     seed: settings.seeds[0] ?? 1,
     onSkip: (s) => note(`skipped ${s.file}: ${s.reason}; the run goes on without it`),
+    ...(options.memoryBudget !== undefined ? { memoryBudget: parseSize(options.memoryBudget, '--memory-budget') } : {}),
+    onEvent,
   });
 }
 
@@ -193,7 +206,14 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
   const progressKind = progressMode(options.quiet ?? false);
   // Files that do not decode are reported while decoding, through the progress display.
   let progress: Progress | undefined;
-  const dataset = openDataset(settings, options, config, cwd, (line) => progress?.note(line));
+  const dataset = openDataset(
+    settings,
+    options,
+    config,
+    cwd,
+    (line) => progress?.note(line),
+    (event) => progress?.onDataset(event),
+  );
   const bench = options.bench !== false;
   const divergenceLoss = options.divergeLoss ?? RUN_DEFAULTS.divergenceLoss;
   // What every row means, named as the flags: --resume and --extend refuse other values.
@@ -236,10 +256,10 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
     for (const line of folder.notes) progress.warn(line);
     progress.note(
       `headbench run: ${combinations.length} combinations (preset ${settings.preset}${shard ? `, shard ${shard.index}/${shard.count}` : ''}) on ${dataset.name}: ` +
-        `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val${dataset.testCount ? ` / ${dataset.testCount} test` : ''} images at ${settings.inputSize}x${settings.inputSize}; decoding images`,
+        `${dataset.classes.length} classes, ${dataset.trainCount} train / ${dataset.valCount} val${dataset.testCount ? ` / ${dataset.testCount} test` : ''} images at ${settings.inputSize}x${settings.inputSize}`,
     );
     for (const line of weightFiles) progress.note(`ImageNet weights: ${line}`);
-    // Decoding errors and empty classes surface here, before any training.
+    // Decoding (or the image cache), errors and empty classes surface here, before any training.
     await dataset.load(settings.inputSize);
     const tensorboard = options.tensorboard ? tensorboardLogger(path.resolve(cwd, options.tensorboard)) : undefined;
     let results: RunResults;

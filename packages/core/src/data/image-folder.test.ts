@@ -6,10 +6,15 @@ import { tf } from '@headbench/engine';
 import { imageFolderDataset, listImageFolder } from './image-folder.js';
 
 let root: string;
+let cacheDir: string;
 beforeEach(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-images-'));
+  cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-cache-'));
 });
-afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+});
 
 async function writeImage(file: string, rgb: [number, number, number], channels: 1 | 3 | 4 = 3, format: 'png' | 'jpg' = 'png') {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -51,18 +56,21 @@ describe('imageFolderDataset', () => {
     await writeImage(path.join(root, 'val/a/x.png'), [90, 90, 90]);
     await writeImage(path.join(root, 'val/b/y.png'), [200, 100, 50]);
     const skipped: string[] = [];
-    const ds = imageFolderDataset({ train: path.join(root, 'train'), val: path.join(root, 'val'), seed: 1, onSkip: (s) => skipped.push(path.basename(s.file)) });
+    const ds = imageFolderDataset({ train: path.join(root, 'train'), val: path.join(root, 'val'), seed: 1, cacheDir, onSkip: (s) => skipped.push(path.basename(s.file)) });
     const { train, val } = await ds.load(8);
-    expect(train.images.shape).toEqual([3, 8, 8, 3]);
+    expect([train.count, train.inputSize, val.count]).toEqual([3, 8, 2]);
     expect(Array.from(train.labels)).toEqual([0, 0, 1]);
-    expect(val.images.shape).toEqual([2, 8, 8, 3]);
-    const pixels = (await train.images.array()) as number[][][][];
-    expect(pixels[0]![4]![4]).toEqual([90, 90, 90]);
-    expect(pixels[1]![4]![4]).toEqual([10, 20, 30]);
+    expect(train.files!.map((f) => path.basename(f))).toEqual(['gray.png', 'rgba.png', 'rgb.jpg']);
+    const pixels = await train.read(Int32Array.from([0, 1]));
+    const at = (image: number, y: number, x: number) => Array.from(pixels.subarray(((image * 8 + y) * 8 + x) * 3, ((image * 8 + y) * 8 + x) * 3 + 3));
+    expect(at(0, 4, 4)).toEqual([90, 90, 90]);
+    expect(at(1, 4, 4)).toEqual([10, 20, 30]);
     expect(skipped).toEqual(['broken.jpg']);
     expect(ds.skipped).toHaveLength(1);
-    // A second input size decodes again; the same size is served from memory.
+    // The same size is served from what was loaded; a second size decodes again, reporting the skip once.
     expect(await ds.load(8)).toBe(await ds.load(8));
+    await ds.load(6);
+    expect(skipped).toEqual(['broken.jpg']);
     ds.dispose();
   });
 
@@ -77,7 +85,7 @@ describe('imageFolderDataset', () => {
   it('splits one folder with a seed, the same way every time', async () => {
     for (let i = 0; i < 10; i++) await writeImage(path.join(root, `${i % 2 ? 'a' : 'b'}/${i}.png`), [i * 20, 0, 0]);
     const split = (seed: number) => {
-      const ds = imageFolderDataset({ train: root, valSplit: 0.3, seed });
+      const ds = imageFolderDataset({ train: root, valSplit: 0.3, seed, cacheDir });
       return [ds.trainCount, ds.valCount, ds.name];
     };
     expect(split(5)).toEqual([7, 3, `${root} (val split 0.3, seed 5)`]);
@@ -89,7 +97,7 @@ describe('imageFolderDataset', () => {
     fs.mkdirSync(path.join(root, 'b'));
     fs.writeFileSync(path.join(root, 'b/bad.png'), 'garbage');
     await writeImage(path.join(root, 'a/ok2.png'), [1, 1, 1]);
-    const ds = imageFolderDataset({ train: root, valSplit: 0.5, seed: 3 });
+    const ds = imageFolderDataset({ train: root, valSplit: 0.5, seed: 3, cacheDir });
     await expect(ds.load(4)).rejects.toThrow(/have no images of class b/);
   });
 });

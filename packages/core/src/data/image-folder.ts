@@ -1,24 +1,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { tf } from '@headbench/engine';
 import { UsageError } from '../errors.js';
-import { explainFileErrors, systemErrorCode } from '../files.js';
-import { checkImageBytes, decodeErrorReason } from './image-check.js';
+import { explainFileErrors } from '../files.js';
 import { deriveSeed, seededRandom, shuffledIndices } from '../random.js';
 import { fingerprintOf } from '../stats/correctness.js';
-import type { ImageDataset, LabeledImages, SkippedFile } from './dataset.js';
+import type { DatasetEvent, ImageDataset, ImageSplit, SkippedFile } from './dataset.js';
+import { INTERPOLATIONS, type Interpolation } from './decode.js';
+import { cachedFolder, type CachedFolder, type FileStamp } from './image-cache.js';
+import { FileRows, MemoryRows, storeSplit, type RowStore } from './rows.js';
 
 /** The extensions Keras' `image_dataset_from_directory` reads. */
 const IMAGE_EXTENSIONS = new Set(['.bmp', '.gif', '.jpeg', '.jpg', '.png']);
 
-interface LabeledFile {
+interface LabeledFile extends FileStamp {
   file: string;
   label: number;
-  /** The file's path below the folder it was listed from, as the fingerprint names it (the same on every machine). */
-  name: string;
+  /** Its position in the folder's listing: its row in the folder's decode cache. */
+  row: number;
+  /** Which of the dataset's folders (train, val, test) it was listed from. */
+  folder?: number;
 }
 
 interface Listing {
+  /** The folder's real path (what the cache is keyed by). */
+  root: string;
   classes: string[];
   files: LabeledFile[];
 }
@@ -47,13 +52,19 @@ export function listImageFolder(dir: string, role: string): Listing {
         'a classification dataset needs at least two, laid out as <folder>/<class>/<image>',
     );
   }
+  const root = fs.realpathSync(dir);
   const files: LabeledFile[] = [];
   classes.forEach((name, label) => {
     const images = walkImages(path.join(dir, name));
     if (images.length === 0) throw new UsageError(`class "${name}" in ${role} folder ${dir} has no images (${[...IMAGE_EXTENSIONS].join(', ')})`);
-    for (const file of images) files.push({ file, label, name: path.relative(dir, file).split(path.sep).join('/') });
+    for (const file of images) {
+      // A file that cannot be stat'ed (a broken link) is listed and then skipped when it does not read.
+      const stat = fs.statSync(file, { throwIfNoEntry: false });
+      const rel = path.relative(dir, file).split(path.sep).join('/');
+      files.push({ file, label, row: files.length, rel, size: stat?.size ?? -1, mtimeMs: stat?.mtimeMs ?? 0, mode: stat?.mode ?? 0 });
+    }
   });
-  return { classes, files };
+  return { root, classes, files };
 }
 
 function sameClasses(train: string[], val: string[], trainDir: string, valDir: string, role = 'val'): void {
@@ -76,24 +87,41 @@ export interface ImageFolderOptions {
   /** the fraction of `train` held out as a test split (cut after the val split, from the same shuffle). */
   testSplit?: number;
   seed: number;
-  /** Called for each file that does not decode (it is skipped). */
+  /** Called for each file that does not decode (it is skipped), once. */
   onSkip?: (skipped: SkippedFile) => void;
+  /** Decoded images (uint8) up to this many bytes are kept in memory; larger datasets are streamed from the cache. */
+  memoryBudget?: number;
+  /** How images are resized (default bilinear, as Keras). */
+  interpolation?: Interpolation;
+  /** The headbench cache folder (default: HEADBENCH_CACHE_DIR, XDG_CACHE_HOME/headbench or ~/.cache/headbench). */
+  cacheDir?: string;
+  /** Decode threads (default: none below 1,000 images, else one per core). */
+  decodeWorkers?: number;
+  /** Decoding progress, cache use and the storage chosen. */
+  onEvent?: (event: DatasetEvent) => void;
 }
 
+/** Default of `memoryBudget`: 2 GB of decoded images (30,000 images at 160x160 are 2.3 GB). */
+export const DEFAULT_MEMORY_BUDGET = 2e9;
+
 /**
- * Image folders as Keras reads them. Decoding (tfjs-node, natively: JPEG, PNG, BMP, GIF; to RGB)
- * and bilinear resizing with half-pixel centres (TensorFlow 2's `tf.image.resize`) happen once
- * per input size; the file bytes are read once.
+ * Image folders as Keras reads them. Each folder is decoded (TensorFlow, natively: JPEG, PNG,
+ * BMP, GIF; to RGB) and resized (`decodeResize`) once per input size into the decode cache on
+ * disk, which later runs and other input sizes' runs of the same size reuse. The images are then
+ * kept in memory when they fit `memoryBudget`, else read from the cache batch by batch; both
+ * give the same bytes. File bytes are not kept.
  */
 export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
   const train = listImageFolder(options.train, 'train');
   let trainFiles = train.files;
   let valFiles: LabeledFile[];
+  let valListing: Listing | undefined;
   let name: string;
   if (options.val !== undefined) {
     if (options.valSplit !== undefined) throw new UsageError('give either a val folder or a val split, not both');
     const val = listImageFolder(options.val, 'val');
     sameClasses(train.classes, val.classes, options.train, options.val);
+    valListing = val;
     valFiles = val.files;
     name = `${options.train} + ${options.val}`;
   } else {
@@ -110,10 +138,12 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
   }
 
   let testFiles: LabeledFile[] = [];
+  let testListing: Listing | undefined;
   if (options.test !== undefined) {
     if (options.testSplit !== undefined) throw new UsageError('give either a test folder (--test) or a test split (--test-split), not both');
     const test = listImageFolder(options.test, 'test');
     sameClasses(train.classes, test.classes, options.train, options.test, 'test');
+    testListing = test;
     testFiles = test.files;
     name += ` + test ${options.test}`;
   } else if (options.testSplit !== undefined) {
@@ -131,68 +161,73 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
     name += ` (test split ${split}, seed ${options.seed})`;
   }
 
-  const bytes = new Map<string, Buffer>();
-  const read = (file: string) => {
-    let b = bytes.get(file);
-    if (!b) {
-      b = fs.readFileSync(file);
-      bytes.set(file, b);
-    }
-    return b;
-  };
+  const interpolation = options.interpolation ?? 'bilinear';
+  if (!INTERPOLATIONS.includes(interpolation)) throw new UsageError(`interpolation "${interpolation}" is not one of ${INTERPOLATIONS.join(', ')}`);
+  const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  if (!(budget >= 0)) throw new UsageError(`memory budget must be a size >= 0, got ${budget}`);
+  // The folders whose caches the splits read: train's, and val's and test's when they are folders of their own.
+  const folders = [train, ...(valListing ? [valListing] : []), ...(testListing ? [testListing] : [])];
+  folders.forEach((listing, k) => listing.files.forEach((f) => (f.folder = k)));
   const skipped: SkippedFile[] = [];
   const skippedSet = new Set<string>();
-  const cache = new Map<number, { train: LabeledImages; val: LabeledImages; test?: LabeledImages }>();
+  const loaded = new Map<number, Promise<{ splits: { train: ImageSplit; val: ImageSplit; test?: ImageSplit }; stores: RowStore[] }>>();
+  const opened: RowStore[] = [];
 
-  const skip = (file: string, reason: string) => {
-    if (skippedSet.has(file)) return;
-    const entry = { file, reason };
-    skippedSet.add(file);
-    skipped.push(entry);
-    options.onSkip?.(entry);
+  /** A split's files all come from one folder: its cache and store. */
+  const splitOf = (files: LabeledFile[], caches: CachedFolder[], stores: RowStore[], inputSize: number, role: string): ImageSplit => {
+    const folder = files[0]?.folder ?? 0;
+    const cache = caches[folder] as CachedFolder;
+    const kept = files.filter((f) => !cache.skipped.has(f.row));
+    const present = new Set(kept.map((f) => f.label));
+    const empty = train.classes.filter((_, i) => !present.has(i));
+    if (empty.length) throw new UsageError(`after skipping files that do not decode, the ${role} images have no images of class ${empty.join(', ')}`);
+    return storeSplit(stores[folder] as RowStore, Int32Array.from(kept, (f) => f.row), Int32Array.from(kept, (f) => f.label), inputSize, {
+      files: kept.map((f) => f.file),
+      fingerprint: fingerprintOf(kept.map((f) => `${f.rel} ${train.classes[f.label]}`)),
+    });
   };
 
-  const decodeAll = (files: LabeledFile[], inputSize: number, role: string): LabeledImages => {
-    const images: tf.Tensor3D[] = [];
-    const labels: number[] = [];
-    const names: string[] = [];
-    for (const { file, label, name: fileName } of files) {
-      if (skippedSet.has(file)) continue;
-      let data: Buffer;
-      try {
-        data = read(file);
-      } catch (error) {
-        skip(file, `it cannot be read (${systemErrorCode(error) ?? 'error'}: ${error instanceof Error ? error.message : String(error)})`);
-        continue;
-      }
-      // What TensorFlow would refuse is refused here, before its decoder prints to stderr.
-      const problem = checkImageBytes(data);
-      if (problem) {
-        skip(file, problem);
-        continue;
-      }
-      try {
-        images.push(
-          tf.tidy(() => {
-            const decoded = tf.node.decodeImage(data, 3, 'int32', false) as tf.Tensor3D;
-            return tf.image.resizeBilinear(decoded, [inputSize, inputSize], false, true);
-          }),
-        );
-        labels.push(label);
-        names.push(`${fileName} ${train.classes[label]}`);
-      } catch (error) {
-        skip(file, decodeErrorReason(error));
+  const load = async (inputSize: number) => {
+    const caches: CachedFolder[] = [];
+    for (const listing of folders) {
+      const cache = await cachedFolder({
+        folder: listing.root,
+        files: listing.files,
+        inputSize,
+        interpolation,
+        ...(options.cacheDir !== undefined ? { root: options.cacheDir } : {}),
+        ...(options.decodeWorkers !== undefined ? { workers: options.decodeWorkers } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      });
+      caches.push(cache);
+      for (const [row, reason] of [...cache.skipped].sort((a, b) => a[0] - b[0])) {
+        const file = (listing.files[row] as LabeledFile).file;
+        if (skippedSet.has(file)) continue;
+        const entry = { file, reason };
+        skippedSet.add(file);
+        skipped.push(entry);
+        options.onSkip?.(entry);
       }
     }
-    const present = new Set(labels);
-    const empty = train.classes.filter((_, i) => !present.has(i));
-    if (empty.length) {
-      tf.dispose(images);
-      throw new UsageError(`after skipping files that do not decode, the ${role} images have no images of class ${empty.join(', ')}`);
+    const bytes = caches.reduce((sum, c) => sum + c.bytes, 0);
+    const storage = bytes <= budget ? 'memory' : 'stream';
+    const rowBytes = inputSize * inputSize * 3;
+    const stores: RowStore[] = caches.map((c) =>
+      storage === 'memory' ? MemoryRows.fromFile(c.pixelsFile, rowBytes, c.manifest.images) : new FileRows(c.pixelsFile, rowBytes, c.manifest.images),
+    );
+    try {
+      const splits = {
+        train: splitOf(trainFiles, caches, stores, inputSize, 'train'),
+        val: splitOf(valFiles, caches, stores, inputSize, 'val'),
+        ...(testFiles.length ? { test: splitOf(testFiles, caches, stores, inputSize, 'test') } : {}),
+      };
+      options.onEvent?.({ type: 'storage', storage, bytes, budget });
+      opened.push(...stores);
+      return { splits, stores };
+    } catch (error) {
+      for (const store of stores) store.close();
+      throw error;
     }
-    const stacked = tf.stack(images) as tf.Tensor4D;
-    tf.dispose(images);
-    return { images: stacked, labels: Int32Array.from(labels), fingerprint: fingerprintOf(names) };
   };
 
   return {
@@ -203,21 +238,18 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
     testCount: testFiles.length,
     skipped,
     async load(inputSize) {
-      let entry = cache.get(inputSize);
+      let entry = loaded.get(inputSize);
       if (!entry) {
-        entry = {
-          train: decodeAll(trainFiles, inputSize, 'train'),
-          val: decodeAll(valFiles, inputSize, 'val'),
-          ...(testFiles.length ? { test: decodeAll(testFiles, inputSize, 'test') } : {}),
-        };
-        cache.set(inputSize, entry);
+        entry = load(inputSize);
+        loaded.set(inputSize, entry);
+        // A failed load (a full disk, an empty class) is tried again by the next call.
+        entry.catch(() => loaded.delete(inputSize));
       }
-      return entry;
+      return (await entry).splits;
     },
     dispose() {
-      for (const { train: t, val, test } of cache.values()) tf.dispose([t.images, val.images, ...(test ? [test.images] : [])]);
-      cache.clear();
-      bytes.clear();
+      for (const store of opened.splice(0)) store.close();
+      loaded.clear();
     },
   };
 }

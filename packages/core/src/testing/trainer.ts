@@ -1,5 +1,7 @@
 import { accelerationEnabled, setAcceleration, tf } from '@headbench/engine';
+import { MemoryRows, storeSplit } from '../data/rows.js';
 import type { TrainerPlugin, TrainingRecipe } from '../plugin.js';
+import { seededRandom } from '../random.js';
 import { checkRecipe, fitModel, type TrainData, type TrainOutcome, type TrainProgress } from '../trainer.js';
 import { checkMeta, checkOptions, fail, isUsageError, make, messageOf, runChecks, type Check, type FactoryOf } from './shared.js';
 
@@ -66,25 +68,24 @@ function smallModel(seed: number): { model: tf.LayersModel; backboneLayers: tf.l
 }
 
 /** Twelve seeded images in [0, 255], four per class, each class a different tint. */
-function smallData(backboneLayers: tf.layers.Layer[]): TrainData & { dispose(): void } {
+function smallData(backboneLayers: tf.layers.Layer[]): TrainData {
   const make = (n: number, seed: number) => {
     const labels = Int32Array.from({ length: n }, (_, i) => i % CLASSES);
-    const images = tf.tidy(() => {
-      const noise = tf.randomUniform([n, SIZE, SIZE, 3], 0, 128, 'float32', seed);
-      const tint = tf.oneHot(tf.tensor1d(labels, 'int32'), 3).mul(127).reshape([n, 1, 1, 3]);
-      return noise.add(tint) as tf.Tensor4D;
-    });
-    return { images, labels };
+    const random = seededRandom(seed);
+    const rowBytes = SIZE * SIZE * 3;
+    const store = new MemoryRows(rowBytes, n);
+    for (let i = 0; i < n; i++) {
+      const pixels = store.row(i);
+      for (let k = 0; k < rowBytes; k++) pixels[k] = Math.floor(random() * 128) + (k % 3 === labels[i] ? 127 : 0);
+    }
+    return storeSplit(store, Int32Array.from({ length: n }, (_, k) => k), labels, SIZE);
   };
-  const train = make(12, 1);
-  const val = make(6, 2);
   return {
-    train,
-    val,
+    train: make(12, 1),
+    val: make(6, 2),
     classes: CLASSES,
     preprocess: (x) => tf.tidy(() => x.div(127.5).sub(1) as tf.Tensor4D),
     backboneLayers,
-    dispose: () => tf.dispose([train.images, val.images]),
   };
 }
 
@@ -131,7 +132,6 @@ async function train(r: Resolved, check: string, { seed = 1, frozen = false, tra
     return { outcome, weights: snapshot(model.weights), backbone: snapshot(backboneWeights), epochs, startBackbone, head: snapshot(headWeights), startHead };
   } finally {
     model.dispose();
-    data.dispose();
   }
 }
 

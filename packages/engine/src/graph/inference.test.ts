@@ -2,9 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { setAcceleration } from '../accelerate.js';
 import { tf } from '../runtime.js';
 import { createTrainStep, sgdConfig } from '../step.js';
-import { compileInference } from './inference.js';
+import { buildInferenceGraph, compileInference } from './inference.js';
 import { encodeSavedModel } from './saved-model.js';
-import { buildInferenceGraph } from './translate.js';
 
 afterAll(() => setAcceleration(true));
 

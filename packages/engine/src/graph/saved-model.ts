@@ -105,7 +105,7 @@ export type Attr =
   | { s: Uint8Array }
   | { shape: Shape }
   | { tensor: { dtype: DType; tensorShape: Shape; tensorContent: Uint8Array } }
-  | { list: { i?: number[]; s?: Uint8Array[]; f?: number[] } };
+  | { list: { i?: number[]; s?: Uint8Array[]; f?: number[]; type?: DType[] } };
 
 export interface Shape {
   dim: { size: number }[];

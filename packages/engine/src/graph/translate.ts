@@ -89,6 +89,12 @@ export class GraphBuilder {
     return this.op('Const', name, [], { dtype: { type: DT_INT32 }, value: { tensor } });
   }
 
+  /** A float32 vector of `length` copies of `value`. */
+  constFilled(name: string, length: number, value: number): GraphTensor {
+    const tensor = { dtype: DT_FLOAT, tensorShape: shapeOf([length]), tensorContent: new Uint8Array(new Float32Array(length).fill(value).buffer) } as const;
+    return this.op('Const', name, [], { dtype: T, value: { tensor } });
+  }
+
   constFloat(name: string, value: number): GraphTensor {
     const tensor = { dtype: DT_FLOAT, tensorShape: shapeOf([]), tensorContent: new Uint8Array(Float32Array.of(value).buffer) } as const;
     return this.op('Const', name, [], { dtype: T, value: { tensor } });
@@ -273,17 +279,58 @@ export function denseForward(layer: tf.layers.Layer, context: LayerContext): Ker
   return { kernel, attrs, ...withBiasAndActivation(layer, context, y) };
 }
 
-/** Inference BatchNorm as Keras computes it: x * gamma / sqrt(var + eps) + (beta - mean * that). */
+/** What an inference BatchNorm normalises with: fed weights, absent ones (scale or center off) undefined. */
+export interface BatchNormParams {
+  gamma?: GraphTensor;
+  beta?: GraphTensor;
+  mean: GraphTensor;
+  variance: GraphTensor;
+  epsilon: number;
+}
+
+/**
+ * Inference BatchNorm as Keras computes it: x * inv + (beta - mean * inv) with
+ * inv = gamma / sqrt(var + eps), a per-channel scale and offset on any rank (TensorFlow's fused
+ * inference kernel was 2.5x slower on CPU, docs/performance.md). `name` is the output's node.
+ */
+export function batchNormScaleOffset(graph: GraphBuilder, name: string, x: GraphTensor, p: BatchNormParams): GraphTensor {
+  const n = name;
+  let inv = graph.unary('Rsqrt', `${n}/rsqrt`, graph.binary('AddV2', `${n}/add_eps`, p.variance, graph.constFloat(`${n}/epsilon`, p.epsilon)));
+  if (p.gamma) inv = graph.binary('Mul', `${n}/scale`, inv, p.gamma);
+  const shift = graph.binary('Mul', `${n}/mean_scaled`, p.mean, inv);
+  const offset = p.beta ? graph.binary('Sub', `${n}/offset`, p.beta, shift) : graph.unary('Neg', `${n}/offset`, shift);
+  return graph.binary('AddV2', n, graph.binary('Mul', `${n}/mul`, x, inv), offset);
+}
+
+/**
+ * Inference BatchNorm. On a 4-D input it is written as TensorFlow's FusedBatchNormV3 in inference
+ * mode, one node that says what it computes, so that the inference passes (fuse.ts) can fold it
+ * into the convolution before it or rewrite it as `batchNormScaleOffset`; on other ranks it is
+ * the scale and offset directly.
+ */
 const batchNormalization: LayerTranslator = (layer, { graph, inputs, inputShapes, config, weight }) => {
   const axis = config['axis'];
   const rank = inputShapes[0]?.length ?? 0;
   if (axis !== -1 && axis !== rank - 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `normalises axis ${String(axis)} (graphs take the last axis)`);
-  const n = layer.name;
-  let inv = graph.unary('Rsqrt', `${n}/rsqrt`, graph.binary('AddV2', `${n}/add_eps`, weight('moving_variance'), graph.constFloat(`${n}/epsilon`, Number(config['epsilon']))));
-  if (config['scale'] !== false) inv = graph.binary('Mul', `${n}/scale`, inv, weight('gamma'));
-  const shift = graph.binary('Mul', `${n}/mean_scaled`, weight('moving_mean'), inv);
-  const offset = config['center'] !== false ? graph.binary('Sub', `${n}/offset`, weight('beta'), shift) : graph.unary('Neg', `${n}/offset`, shift);
-  return graph.binary('AddV2', n, graph.binary('Mul', `${n}/mul`, inputs[0]!, inv), offset);
+  const params: BatchNormParams = {
+    ...(config['scale'] !== false ? { gamma: weight('gamma') } : {}),
+    ...(config['center'] !== false ? { beta: weight('beta') } : {}),
+    mean: weight('moving_mean'),
+    variance: weight('moving_variance'),
+    epsilon: Number(config['epsilon']),
+  };
+  const channels = inputShapes[0]?.[rank - 1];
+  if (rank !== 4 || channels == null) return batchNormScaleOffset(graph, layer.name, inputs[0]!, params);
+  const gamma = params.gamma ?? graph.constFilled(`${layer.name}/ones`, channels, 1);
+  const beta = params.beta ?? graph.constFilled(`${layer.name}/zeros`, channels, 0);
+  return graph.op('FusedBatchNormV3', layer.name, [inputs[0]!, gamma, beta, params.mean, params.variance], {
+    T,
+    U: T,
+    epsilon: { f: params.epsilon },
+    exponential_avg_factor: { f: 1 },
+    data_format: { s: bytes('NHWC') },
+    is_training: { b: false },
+  });
 };
 
 const relu: LayerTranslator = (layer, { graph, inputs, config }) => {
@@ -448,27 +495,31 @@ export function weightInputs(graph: GraphBuilder): Signature['inputs'] {
   return Object.fromEntries(graph.feeds.map(({ placeholder, variable }, i) => [`w${i}`, { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: variable.shape }]));
 }
 
-export interface InferenceGraph {
-  nodes: NodeDef[];
-  signature: Signature;
-  /** What to feed besides `input`: signature input `w<i>` takes `feeds[i].read()`. */
-  feeds: tf.LayerVariable[];
+/** A model translated for inference, before the passes of fuse.ts. */
+export interface TranslatedInference {
+  graph: GraphBuilder;
+  /** The image placeholder and the output (`logits`, an Identity). */
+  input: GraphTensor;
+  logits: GraphTensor;
+  inputShape: (number | null)[];
+  outputShape: (number | null)[];
+  /** The static shape of each layer call's output (batch null), by graph tensor. */
+  shapes: Map<GraphTensor, (number | null)[]>;
 }
 
-/** The model's inference computation as a graph with one input `input` and one output `logits`. */
-export function buildInferenceGraph(model: tf.LayersModel): InferenceGraph {
+/** The model's inference computation, layer by layer, with one input and one output `logits`. */
+export function translateInference(model: tf.LayersModel): TranslatedInference {
   const { input, output } = singleInputOutput(model);
   const graph = new GraphBuilder();
   const placeholder = graph.placeholder('input', input.shape);
+  const shapes = new Map<GraphTensor, (number | null)[]>([[placeholder, [...input.shape]]]);
   const last = translateCalls(output, new Map([[input.id, placeholder]]), (call, inputs) => {
     const translate = layerTranslators[call.layer.getClassName()];
     if (!translate) throw new UnsupportedLayerError(call.layer.name, call.layer.getClassName());
-    return translate(call.layer, contextOf(graph, call, inputs));
+    const out = translate(call.layer, contextOf(graph, call, inputs));
+    shapes.set(out, [...call.output.shape]);
+    return out;
   });
   const logits = graph.unary('Identity', 'logits', last);
-  const signature: Signature = {
-    inputs: { input: { name: `${placeholder}:0`, dtype: DT_FLOAT, shape: input.shape }, ...weightInputs(graph) },
-    outputs: { logits: { name: `${logits}:0`, dtype: DT_FLOAT, shape: output.shape } },
-  };
-  return { nodes: graph.nodes, signature, feeds: graph.feeds.map((f) => f.variable) };
+  return { graph, input: placeholder, logits, inputShape: [...input.shape], outputShape: [...output.shape], shapes };
 }

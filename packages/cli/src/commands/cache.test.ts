@@ -1,0 +1,88 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunResults } from '@headbench/core';
+import { FLOWERS_MINI } from '../presets.js';
+import { buildCli, headbench } from '../testing/cli.js';
+
+let tmp: string;
+let images: string;
+beforeAll(() => {
+  buildCli();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'headbench-cache-cli-'));
+  process.env['HEADBENCH_CACHE_DIR'] = path.join(tmp, 'cache');
+  // Two classes of six real flower photos.
+  images = path.join(tmp, 'flowers');
+  for (const cls of ['daisy', 'tulips']) {
+    fs.mkdirSync(path.join(images, cls), { recursive: true });
+    for (const f of fs.readdirSync(path.join(FLOWERS_MINI, 'train', cls)).slice(0, 6)) fs.copyFileSync(path.join(FLOWERS_MINI, 'train', cls, f), path.join(images, cls, f));
+  }
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const SMALL = ['--input-size', '32', '--epochs', '2', '--batch-size', '4', '--backbone', 'mobilenetv2:alpha=0.35,weights=none', '--head', 'gap', '--lr', '0.01', '--no-bench'];
+const events = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { event: string; [key: string]: unknown });
+const results = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as RunResults;
+
+describe('headbench run with the image cache', () => {
+  it('decodes on the first run, reads the cache on the next, streamed or in memory with the same numbers; cache list and clear', async () => {
+    const first = await headbench(['run', ...SMALL, '--train', images, '--val-split', '0.25', '--out', path.join(tmp, 'first')]);
+    expect(first.status).toBe(0);
+    const e1 = events(first.stderr);
+    expect(e1.find((e) => e.event === 'decode-end')).toMatchObject({ folder: fs.realpathSync(images), images: 12, inputSize: 32, workers: 0 });
+    expect(e1.find((e) => e.event === 'storage')).toMatchObject({ storage: 'memory', bytes: 12 * 32 * 32 * 3, budget: 2e9 });
+
+    const second = await headbench(['run', ...SMALL, '--train', images, '--val-split', '0.25', '--memory-budget', '10kB', '--out', path.join(tmp, 'second')]);
+    expect(second.status).toBe(0);
+    const e2 = events(second.stderr);
+    expect(e2.filter((e) => e.event.startsWith('decode'))).toEqual([]);
+    expect(e2.find((e) => e.event === 'cache-hit')).toMatchObject({ images: 12, bytes: 36864 });
+    expect(e2.find((e) => e.event === 'storage')).toMatchObject({ storage: 'stream', budget: 10000 });
+    const history = (dir: string) => results(path.join(tmp, dir)).rows[0]!.history.map(({ seconds: _s, ...m }) => m);
+    expect(history('second')).toEqual(history('first'));
+
+    const list = await headbench(['cache', 'list']);
+    expect(list.status).toBe(0);
+    expect(list.stdout).toContain(`| ${fs.realpathSync(images)} | 32x32 | bilinear | 12 | 41 kB | ok |`);
+    expect(list.stdout).toMatch(new RegExp(`1 cached folder, 41 kB in ${path.join(tmp, 'cache', 'images')}\\n$`));
+    const other = await headbench(['cache', 'clear', path.join(tmp, 'elsewhere')]);
+    expect(other.stdout).toBe(`no cached images of ${path.join(tmp, 'elsewhere')} in ${path.join(tmp, 'cache', 'images')}\n`);
+    const clear = await headbench(['cache', 'clear', path.relative(process.cwd(), images)]);
+    expect(clear.status).toBe(0);
+    expect(clear.stdout).toBe(`removed ${fs.realpathSync(images)} at 32x32 (41 kB)\nfreed 41 kB in ${path.join(tmp, 'cache', 'images')}\n`);
+    expect((await headbench(['cache', 'list'])).stdout).toBe(`the image cache ${path.join(tmp, 'cache', 'images')} is empty\n`);
+  });
+
+  it('refuses a memory budget that is not a size, in one line', async () => {
+    const r = await headbench(['run', ...SMALL, '--train', images, '--val-split', '0.25', '--memory-budget', 'lots', '--out', path.join(tmp, 'never')]);
+    expect(r.status).toBe(2);
+    expect(r.errors).toEqual(['headbench: --memory-budget "lots" is not a size; write it like 2GB, 512MB or 1.5GiB']);
+  });
+
+  const root = process.getuid?.() === 0;
+  it.skipIf(!root)('a cache folder without room: one line, exit 2, nothing half-written (a 1 MB tmpfs; skipped unless root)', async () => {
+    const mount = path.join(tmp, 'small-disk');
+    fs.mkdirSync(mount);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]).status).toBe(0);
+    const cacheDir = process.env['HEADBENCH_CACHE_DIR'];
+    process.env['HEADBENCH_CACHE_DIR'] = mount;
+    try {
+      const r = await headbench(['run', ...SMALL, '--input-size', '192', '--train', images, '--val-split', '0.25', '--out', path.join(tmp, 'never'), '--quiet']);
+      expect(r.status).toBe(2);
+      expect(r.errors).toEqual([
+        `headbench: the image cache needs 1.3 MB in ${mount}/images (12 images at 192x192) and 1.0 MB are free; free space there, clear old caches (headbench cache clear) or set HEADBENCH_CACHE_DIR to a disk with room`,
+      ]);
+      expect(fs.readdirSync(path.join(mount, 'images'))).toEqual([]);
+      expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
+    } finally {
+      process.env['HEADBENCH_CACHE_DIR'] = cacheDir;
+      spawnSync('umount', [mount]);
+    }
+  });
+});
