@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResults } from '@headbench/core';
 import { FLOWERS_MINI } from './presets.js';
-import { buildCli, headbench, type Result, type RunAs } from './testing/cli.js';
+import { buildCli, headbench, packagesDir, type Result, type RunAs } from './testing/cli.js';
 
 // A random-weight MobileNetV2 at 32x32 on 4 synthetic images: about a second per combination.
 const SMALL = ['--dataset', 'synthetic', '--classes', '2', '--images-per-class', '2', '--input-size', '32', '--epochs', '1', '--batch-size', '4', '--backbone', 'mobilenetv2:alpha=0.35,weights=none', '--no-bench', '--quiet'];
@@ -87,6 +87,18 @@ function imageFolder(name: string, layout: Record<string, number>): string {
 let fullSkip: string | undefined;
 let readOnlySkip: string | undefined;
 const noPermissionAs = (): RunAs => (isRoot ? { uid: 65534, gid: 65534 } : {});
+/**
+ * Why the cases that run as uid 65534 cannot run here: that user must be able to enter every
+ * folder above the repository to start the CLI (a clone under `mktemp -d`, mode 700, is not).
+ */
+const unprivilegedSkip = (): string | undefined => {
+  if (!isRoot) return undefined;
+  for (let dir = path.dirname(packagesDir); ; dir = path.dirname(dir)) {
+    const mode = fs.statSync(dir).mode & 0o777;
+    if ((mode & 0o001) === 0) return `uid 65534 cannot enter ${dir} (mode ${mode.toString(8)}) to start the CLI; clone under a folder others may enter`;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+};
 
 beforeAll(async () => {
   buildCli();
@@ -304,6 +316,7 @@ const cases: Case[] = [
     },
     message: (a) => `cannot create folder ${out(a)}: permission denied (EACCES); write to a folder you may write to, or change its permissions`,
     as: noPermissionAs,
+    skip: unprivilegedSkip,
   },
 
   // Data.
@@ -353,6 +366,7 @@ const cases: Case[] = [
     },
     message: () => `cannot read folder ${path.join(tmp, 'unreadable', 'b')}: permission denied (EACCES); make it readable (chmod) or run as a user who may read it`,
     as: noPermissionAs,
+    skip: unprivilegedSkip,
   },
   {
     what: 'test classes that differ from train',
