@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from timed import timed  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEIGHTS = os.path.join(HERE, "..", "..", "packages", "backbones", "weights")
@@ -30,17 +31,6 @@ BACKBONES = {
     "resnet50": A.ResNet50,
     "resnet50v2": A.ResNet50V2,
 }
-
-
-def timed(fn, warmup, samples):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return times
 
 
 def load_tfjs_weights(model, alpha):

@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timed import timed  # noqa: E402
 
 
 def onednn_on():
@@ -34,14 +35,7 @@ def onednn_on():
 
 
 def median_ms(fn, warmup=3, samples=8):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return float(np.median(times))
+    return float(np.median(timed(fn, warmup, samples)))
 
 
 def graph_kernels(folder, batch):

@@ -19,17 +19,7 @@ import time
 
 import torch
 import torchvision
-
-
-def timed(fn, warmup, samples):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return times
+from timed import timed
 
 
 def main():
