@@ -18,7 +18,7 @@ import { batchNormScaleOffset, bytes, T, type BatchNormParams, type GraphBuilder
  * - **Padding into the convolution.** A constant spatial `Pad` whose only consumer is a VALID
  *   convolution becomes that convolution's padding: SAME where SAME pads the same way (as
  *   MobileNet's ZeroPadding2D before a strided convolution on an even size does), else
- *   EXPLICIT where TensorFlow's CPU kernels take explicit padding.
+ *   EXPLICIT for a Conv2D (a depthwise convolution keeps its Pad then: see the pass).
  * - **Fused convolution.** Conv2D + BiasAdd [+ Relu | Relu6] as TensorFlow's `_FusedConv2D`
  *   (one kernel that applies the bias and activation while the output is in cache). TensorFlow's
  *   graph optimiser does the same where it recognises the pattern; writing it out does not
@@ -149,14 +149,18 @@ export function applyPasses(graph: GraphBuilder, keep: readonly GraphTensor[], s
       const list = (name: string) => (conv.attr[name] as { list: { i: number[] } }).list.i;
       const [, sh, sw] = list('strides') as [number, number, number];
       const [, dh, dw] = list('dilations') as [number, number, number];
-      let attr: Record<string, Attr>;
+      let same = false;
       if (shape?.[1] != null && shape[2] != null && kernelShape?.[0] != null && kernelShape[1] != null) {
         const [st, sb] = samePadding(shape[1], kernelShape[0], sh, dh);
         const [sl, sr] = samePadding(shape[2], kernelShape[1], sw, dw);
-        attr = st === top && sb === bottom && sl === left && sr === right ? { padding: { s: bytes('SAME') } } : { padding: { s: bytes('EXPLICIT') }, explicit_paddings: { list: { i: paddings } } };
-      } else {
-        attr = { padding: { s: bytes('EXPLICIT') }, explicit_paddings: { list: { i: paddings } } };
+        same = st === top && sb === bottom && sl === left && sr === right;
       }
+      // A depthwise convolution keeps its Pad unless SAME pads alike: with oneDNN on, TensorFlow's
+      // remapper fuses DepthwiseConv2dNative + BiasAdd (every folded BatchNorm adds one) into
+      // _FusedDepthwiseConv2dNative without its explicit_paddings, and shape inference then
+      // aborts the process (tensor_format.h "Invalid index from the dimension: 1, 0, H").
+      if (!same && conv.op === 'DepthwiseConv2dNative') continue;
+      const attr: Record<string, Attr> = same ? { padding: { s: bytes('SAME') } } : { padding: { s: bytes('EXPLICIT') }, explicit_paddings: { list: { i: paddings } } };
       conv.attr = { ...conv.attr, ...attr };
       setInputs(conv, [pad.input[0]!, ...conv.input.slice(1)]);
       remove(pad);
