@@ -40,10 +40,18 @@ export interface Comparison {
   environmentChanges: string[];
 }
 
-const ENVIRONMENT_FIELDS = ['cpu', 'cores', 'node', 'tfjsNode', 'libtensorflow', 'accelerated', 'kernelFixes', 'threads'] as const;
+const ENVIRONMENT_FIELDS = ['cpu', 'cores', 'node', 'tfjsNode', 'libtensorflow', 'accelerated', 'kernelFixes', 'onednn', 'threads'] as const;
 
-/** An environment field as compared; results from before kernel fixes were recorded had none. */
-const environmentValue = (env: RunResults['environment'] | undefined, key: (typeof ENVIRONMENT_FIELDS)[number]) => JSON.stringify(key === 'kernelFixes' ? (env?.kernelFixes ?? []) : env?.[key]);
+/**
+ * An environment field as compared; results from before kernel fixes were recorded had none. Of
+ * oneDNN, what decides the kernels (on or off, the instruction set, the 1x1 convolutions avoided),
+ * not the reason's wording; results from before it was recorded compare as unknown, not as changed.
+ */
+function environmentValue(env: RunResults['environment'] | undefined, key: (typeof ENVIRONMENT_FIELDS)[number]): string {
+  if (key === 'kernelFixes') return JSON.stringify(env?.kernelFixes ?? []);
+  if (key === 'onednn') return env?.onednn ? JSON.stringify({ enabled: env.onednn.enabled, isa: env.onednn.isa, conv1x1AsMatMul: env.onednn.conv1x1AsMatMul?.pairs }) : 'unknown';
+  return JSON.stringify(env?.[key]);
+}
 
 /**
  * A step-time sample's median and the standard error of that median. The spread is taken from the
@@ -150,7 +158,10 @@ export function compareResults(baseline: RunResults, current: RunResults, thresh
     added: [...after.keys()].filter((id) => !before.has(id)),
     regressions: metrics.filter((m) => m.verdict === 'regression').length,
     improvements: metrics.filter((m) => m.verdict === 'improvement').length,
-    environmentChanges: ENVIRONMENT_FIELDS.filter((k) => environmentValue(baseline.environment, k) !== environmentValue(current.environment, k)).map(
+    environmentChanges: ENVIRONMENT_FIELDS.filter((k) => {
+      const [was, now] = [environmentValue(baseline.environment, k), environmentValue(current.environment, k)];
+      return was !== now && was !== 'unknown' && now !== 'unknown';
+    }).map(
       (k) => `${k}: ${environmentValue(baseline.environment, k)} → ${environmentValue(current.environment, k)}`,
     ),
   };

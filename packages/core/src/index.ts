@@ -64,6 +64,7 @@ export { parseSize } from './data/size.js';
 export { fitModel, checkRecipe, freeze, stageStepConfig, evaluate, type Evaluation, type Engine, type Engines, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress, type EpochMetrics } from './trainer.js';
 export {
   environment,
+  describeOneDnn,
   readResults,
   mergeResults,
   settingDifferences,

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import { runtimeInfo } from '@headbench/engine';
+import { cpuIdentity, runtimeInfo, type OneDnnState } from '@headbench/engine';
 import { UsageError } from './errors.js';
 import { explainFileErrors, systemErrorCode } from './files.js';
 import type { ParamCounts } from './compose.js';
@@ -29,8 +29,16 @@ export interface Environment {
   accelerated: boolean;
   /** TensorFlow kernels replaced because they compute wrong results on this machine (@headbench/engine's kernel-fixes.ts). */
   kernelFixes?: string[];
+  /**
+   * oneDNN or TensorFlow's own kernels, why (the environment or the kernel probe's measurement),
+   * a narrowed instruction set and the 1x1 convolutions run as matrix products (@headbench/engine's
+   * onednn/policy.ts); absent in results from before it was recorded.
+   */
+  onednn?: OneDnnState;
   platform: string;
   cpu: string;
+  /** The CPU's vector and matrix extensions (avx2, avx512f, fma, amx_tile, ...), which decide TensorFlow's kernels; absent in older results. */
+  cpuFlags?: string[];
   cores: number;
   memoryGiB: number;
   /** TensorFlow's thread pools as set by TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, else `default`. */
@@ -47,13 +55,23 @@ export function environment(): Environment {
     backend: info.backend,
     accelerated: info.accelerated,
     kernelFixes: info.kernelFixes,
+    onednn: info.onednn,
     platform: `${process.platform}-${process.arch}`,
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cpuFlags: cpuIdentity().flags,
     cores: os.cpus().length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     threads: { intraOp: process.env['TF_NUM_INTRAOP_THREADS'] ?? 'default', interOp: process.env['TF_NUM_INTEROP_THREADS'] ?? 'default' },
     hostname: os.hostname(),
   };
+}
+
+/** The kernel family in words, for reports and summaries: `oneDNN on (why); 1x1 convolutions ... as matrix products`. */
+export function describeOneDnn(onednn: OneDnnState | undefined): string {
+  if (!onednn) return 'oneDNN not recorded';
+  const why = onednn.reason.replace(/^oneDNN (on|off): /, '');
+  const avoided = onednn.conv1x1AsMatMul ? `; 1x1 convolutions with ${onednn.conv1x1AsMatMul.pairs.map(([i, o]) => `${i}->${o}`).join(', ')} channels as matrix products (${onednn.conv1x1AsMatMul.why})` : '';
+  return `oneDNN ${onednn.enabled ? 'on' : 'off'}${onednn.isa ? ` at ${onednn.isa}` : ''} (${why})${avoided}`;
 }
 
 export type RowStatus = 'ok' | 'diverged' | 'error';

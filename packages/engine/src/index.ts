@@ -3,6 +3,9 @@
 export { tf, NATIVE_BACKEND, runtimeInfo, type RuntimeInfo } from './runtime.js';
 export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';
 export { kernelFixes } from './kernel-fixes.js';
+export { cacheRoot } from './cache-root.js';
+export { oneDnnState, type OneDnnState, type ChannelPair } from './onednn/state.js';
+export { cpuIdentity, type CpuIdentity } from './onednn/machine.js';
 export { multiplyAdds } from './multiply-adds.js';
 export { Normalization, ScalarAdd, ScalarMultiply, HardSilu, Silu, GlobalAveragePooling2D, NORMALIZATION_EPSILON } from './layers.js';
 export { createTrainStep, sgdConfig, type TrainStep, type TrainStepConfig } from './step.js';

@@ -1,9 +1,13 @@
 // Runs before `@tensorflow/tfjs-node` is imported (ES modules evaluate in import order), so that
 // a missing native addon surfaces as one actionable message instead of tfjs-node's stack trace.
 import { createRequire } from 'node:module';
+import { applyOneDnnPolicy } from './onednn/policy.js';
 
 // TensorFlow's C++ logging prints CPU-feature notices on every start; keep warnings and errors.
 process.env['TF_CPP_MIN_LOG_LEVEL'] ??= '2';
+
+// oneDNN or TensorFlow's own kernels: TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, as it loads.
+applyOneDnnPolicy();
 
 try {
   createRequire(import.meta.url)('@tensorflow/tfjs-node');

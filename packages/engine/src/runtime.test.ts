@@ -8,6 +8,15 @@ describe('native runtime', () => {
     expect(info.libtensorflow).toMatch(/^2\.\d+\.\d+/);
   });
 
+  it('records the kernel family this process runs on, as the test project forces it', () => {
+    // vitest.config.ts runs every file with TF_ENABLE_ONEDNN_OPTS=1 and again with =0.
+    const forced = process.env['TF_ENABLE_ONEDNN_OPTS'];
+    const { onednn } = runtimeInfo();
+    expect(onednn.enabled).toBe(forced !== '0');
+    expect(onednn.reason).toBe(`TF_ENABLE_ONEDNN_OPTS=${forced} in the environment`);
+    if (!onednn.enabled) expect(onednn.conv1x1AsMatMul).toBeUndefined();
+  });
+
   it('computes a convolution gradient natively', () => {
     // d/dw sum(conv2d(x, w)) for x of ones is the number of windows each weight sees:
     // a 2x2 kernel over a 4x4 input has 3x3 windows, so every entry is 9.

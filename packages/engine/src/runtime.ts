@@ -2,6 +2,7 @@ import './load-tensorflow.js';
 import * as tf from '@tensorflow/tfjs-node';
 import { accelerationEnabled, setAcceleration } from './accelerate.js';
 import { applyKernelFixes, kernelFixes } from './kernel-fixes.js';
+import { oneDnnState, type OneDnnState } from './onednn/state.js';
 
 /**
  * The one TensorFlow.js instance every headbench package uses. Plugins import `tf` from
@@ -27,6 +28,8 @@ export interface RuntimeInfo {
   libtensorflow: string;
   accelerated: boolean;
   kernelFixes: string[];
+  /** TensorFlow's kernel family in this process: oneDNN or its own, why, and what headbench avoids in it. */
+  onednn: OneDnnState;
 }
 
 export function runtimeInfo(): RuntimeInfo {
@@ -38,5 +41,6 @@ export function runtimeInfo(): RuntimeInfo {
     libtensorflow: binding?.TF_Version ?? 'unknown',
     accelerated: accelerationEnabled(),
     kernelFixes: [...kernelFixes()],
+    onednn: oneDnnState(),
   };
 }

@@ -1,4 +1,5 @@
 import {
+  describeOneDnn,
   formatCell,
   groupColumns,
   summaryColumns,
@@ -107,7 +108,7 @@ ${table('summary', results.rows, summaryColumns(results.rows))}
 <h2>Environment</h2>
 <dl>
 ${Object.entries(env)
-  .map(([k, v]) => `<dt>${escape(k)}</dt><dd>${escape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</dd>`)
+  .map(([k, v]) => `<dt>${escape(k)}</dt><dd>${escape(k === 'onednn' ? describeOneDnn(env.onednn) : typeof v === 'object' ? JSON.stringify(v) : String(v))}</dd>`)
   .join('\n')}
 </dl>
 </body>

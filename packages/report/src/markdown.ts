@@ -1,4 +1,4 @@
-import { renderSummary, withStatistics, type RunResults } from '@headbench/core';
+import { describeOneDnn, renderSummary, withStatistics, type RunResults } from '@headbench/core';
 
 /** The summary for a CI job summary (`$GITHUB_STEP_SUMMARY`): groups, verdicts and the environment in one line. */
 export function renderMarkdown(input: RunResults, title = 'headbench results'): string {
@@ -8,7 +8,7 @@ export function renderMarkdown(input: RunResults, title = 'headbench results'): 
     `## ${title}`,
     '',
     renderSummary(results),
-    `${env.cpu}, ${env.cores} cores; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow} (${env.backend})`,
+    `${env.cpu}, ${env.cores} cores; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow} (${env.backend}); ${describeOneDnn(env.onednn)}`,
     '',
   ];
   return lines.join('\n');

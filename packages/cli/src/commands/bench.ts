@@ -1,4 +1,5 @@
 import {
+  describeOneDnn,
   achievedGflops,
   benchModel,
   cpuPeak,
@@ -144,7 +145,7 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
     options.format === 'json'
       ? `${JSON.stringify({ environment: env, peak, rows }, null, 2)}\n`
       : formatTable(rows, BENCH_COLUMNS, options.format) +
-        (options.format === 'md' ? `\n${env.cpu}, ${env.cores} cores, threads ${env.threads.intraOp}/${env.threads.interOp}; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow}, graphs and fused kernels ${env.accelerated ? 'on' : 'off'}${env.kernelFixes?.length ? `; replaced kernels: ${env.kernelFixes.join('; ')}` : ''}\n` +
+        (options.format === 'md' ? `\n${env.cpu}, ${env.cores} cores, threads ${env.threads.intraOp}/${env.threads.interOp}; Node ${env.node}, tfjs-node ${env.tfjsNode}, libtensorflow ${env.libtensorflow}, graphs and fused kernels ${env.accelerated ? 'on' : 'off'}; ${describeOneDnn(env.onednn)}${env.kernelFixes?.length ? `; replaced kernels: ${env.kernelFixes.join('; ')}` : ''}\n` +
             `GFLOP/s: 2 per multiply-add at the median time, a training step as 3 forward passes; estimated peak: ${peak.formula}\n`
           : '');
   return { environment: env, peak, rows, text };

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { cacheRoot } from '@headbench/engine';
 import { UsageError } from '../errors.js';
 import type { DatasetEvent } from './dataset.js';
 import { decoderIdentity, type Interpolation } from './decode.js';
@@ -21,11 +21,8 @@ export const CACHE_VERSION = 1;
 const MANIFEST = 'manifest.json';
 const PIXELS = 'pixels.u8';
 
-/** The headbench cache folder, as `tools/runtime/cache.mjs` finds it for the native runtime. */
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env['HEADBENCH_CACHE_DIR']) return path.resolve(env['HEADBENCH_CACHE_DIR']);
-  return path.join(env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache'), 'headbench');
-}
+// The headbench cache folder, as `tools/runtime/cache.mjs` finds it for the native runtime.
+export { cacheRoot };
 
 /** Where decoded images are kept: beside, never mixed with, the runtime's files. */
 export function imageCacheDir(root: string = cacheRoot()): string {

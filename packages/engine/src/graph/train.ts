@@ -1,4 +1,4 @@
-import { kernelFixes, transposedConvLayout } from '../kernel-fixes.js';
+import { conv2dBackpropInputReplaced, transposedConvLayout } from '../kernel-fixes.js';
 import { applyOptimizer, resolveOptimizer, type OptimizerSpec } from '../optimizers.js';
 import { tf } from '../runtime.js';
 import { augmentImages, augments, seedInputs, type AugmentOptions } from './augment.js';
@@ -13,11 +13,13 @@ import {
   layerTranslators,
   normalizationScale,
   pair,
+  SAMPLE_ATTRS,
   singleInputOutput,
   T,
   translateCalls,
   UnsupportedLayerError,
   weightInputs,
+  type Conv1x1MatMul,
   type GraphTensor,
   type LayerContext,
 } from './translate.js';
@@ -131,6 +133,27 @@ function inputGradByForwardConv(layer: tf.layers.Layer, g: GraphBuilder, dy: Gra
   return g.op('Conv2D', `${n}/input_grad`, [padded, flipped], attrs);
 }
 
+/**
+ * The gradients of a 1x1 convolution written as a matrix product (translate.ts): of the kernel,
+ * rows^T x dy; of the input, dy x kernel^T, put back at the pixels the convolution read
+ * (StridedSlice's gradient). `d` is the gradient at the output, before the bias.
+ */
+function conv1x1MatMulBackward(layer: tf.layers.Layer, { graph: g, inputs, config, variable, trainable }: TrainContext, form: Conv1x1MatMul, d: GraphTensor, kernelShape: readonly number[], needInput: boolean): Backward {
+  const n = layer.name;
+  const [, , cin, cout] = kernelShape as [number, number, number, number];
+  const rows = g.reshape(`${n}/dy_rows`, d, [-1, cout]);
+  const mm = (name: string, a: GraphTensor, b: GraphTensor, ta: boolean, tb: boolean) => g.op('MatMul', name, [a, b], { T, transpose_a: { b: ta }, transpose_b: { b: tb } });
+  const weights: [tf.LayerVariable, GraphTensor][] = [];
+  if (trainable('kernel')) weights.push([variable('kernel'), g.reshape(`${n}/kernel_grad`, mm(`${n}/kernel_grad_2d`, form.rows, rows, true, false), [...kernelShape])]);
+  if (config['useBias'] !== false && trainable('bias')) weights.push([variable('bias'), g.op('BiasAddGrad', `${n}/bias_grad`, [d], { T, data_format: { s: bytes('NHWC') } })]);
+  if (!needInput) return { inputs: [undefined], weights };
+  const sampled = mm(`${n}/input_grad_2d`, rows, form.kernel2d, false, true);
+  const sizes = g.op('Shape', `${n}/input_sizes`, [inputs[0]!], { T, out_type: { type: DT_INT32 } });
+  if (!form.slice) return { inputs: [g.op('Reshape', `${n}/input_grad`, [sampled, sizes], { T, Tshape: { type: DT_INT32 } })], weights };
+  const grid = g.reshape(`${n}/input_grad_sampled`, sampled, [-1, ...form.outSize, cin]);
+  return { inputs: [g.op('StridedSliceGrad', `${n}/input_grad`, [sizes, ...form.slice, grid], SAMPLE_ATTRS)], weights };
+}
+
 /** Conv2D and DepthwiseConv2D: the kernel, an optional bias, an optional activation. */
 const conv =
   (depthwise: boolean): TrainTranslator =>
@@ -138,7 +161,7 @@ const conv =
     const { graph: g, inputs, inputShapes, config, variable, trainable } = context;
     checkConv(layer, config);
     checkActivation(layer, config['activation']);
-    const { kernel, pre, output, attrs } = convForward(layer, context, depthwise);
+    const { kernel, pre, output, attrs, matMul } = convForward(layer, context, depthwise);
     const opAttrs = depthwise ? attrs : { ...attrs, use_cudnn_on_gpu: { b: true } };
     const kernelName = depthwise ? 'depthwise_kernel' : 'kernel';
     const kernelShape = variable(kernelName).shape as [number, number, number, number];
@@ -149,6 +172,7 @@ const conv =
       output,
       backward(dy, needInput) {
         const d = activationGrad(layer, g, config['activation'], dy, pre);
+        if (matMul) return conv1x1MatMulBackward(layer, context, matMul, d, kernelShape, needInput[0] ?? false);
         const weights: [tf.LayerVariable, GraphTensor][] = [];
         if (trainable(kernelName)) {
           const sizes = g.constInt(`${layer.name}/filter_sizes`, kernelShape);
@@ -166,7 +190,7 @@ const conv =
             const w = g.reshape(`${layer.name}/kernel_2d`, kernel, [cin, cout]);
             const product = g.op('MatMul', `${layer.name}/input_grad_2d`, [flat, w], { T, transpose_a: { b: false }, transpose_b: { b: true } });
             dx = g.op('Reshape', `${layer.name}/input_grad`, [product, sizes], { T, Tshape: { type: DT_INT32 } });
-          } else if (kernelFixes().some((f) => f.startsWith('Conv2DBackpropInput'))) {
+          } else if (conv2dBackpropInputReplaced()) {
             dx = inputGradByForwardConv(layer, g, d, kernel, inputShapes[0]!, kernelShape, strides, config['padding'] as 'same' | 'valid');
           } else {
             dx = g.op('Conv2DBackpropInput', `${layer.name}/input_grad`, [sizes, kernel, d], opAttrs);

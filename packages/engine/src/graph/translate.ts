@@ -1,3 +1,4 @@
+import { conv1x1AsMatMul } from '../onednn/state.js';
 import { tf } from '../runtime.js';
 import { DT_FLOAT, DT_INT32, shapeOf, type Attr, type NodeDef, type Signature } from './saved-model.js';
 
@@ -23,6 +24,8 @@ export interface LayerContext {
   config: Config;
   /** A weight of the layer by its own name (`kernel`, `gamma`, ...), fed at run time. */
   weight(name: string): GraphTensor;
+  /** The shape of a weight of the layer by its own name. */
+  weightShape(name: string): readonly number[];
 }
 
 export type LayerTranslator = (layer: tf.layers.Layer, context: LayerContext) => GraphTensor;
@@ -252,6 +255,50 @@ export interface KernelForward {
   pre: GraphTensor;
   output: GraphTensor;
   attrs: Record<string, Attr>;
+  /** A 1x1 convolution written as a matrix product (see `conv1x1MatMul`), with what its gradients reuse. */
+  matMul?: Conv1x1MatMul;
+}
+
+/** A 1x1 convolution as a matrix product over the pixels it reads. */
+export interface Conv1x1MatMul {
+  /** The input's pixels as rows [pixels, in], the kernel as [in, out]. */
+  rows: GraphTensor;
+  kernel2d: GraphTensor;
+  strides: [number, number];
+  /** The output's static height and width. */
+  outSize: [number, number];
+  /** The StridedSlice's constant inputs (begin, end, strides), for its gradient; none at stride 1. */
+  slice?: [GraphTensor, GraphTensor, GraphTensor];
+}
+
+/** StridedSlice's attributes for every row and column `stride` apart (all four dimensions masked in full). */
+export const SAMPLE_ATTRS = { T, Index: { type: DT_INT32 }, begin_mask: { i: 15 }, end_mask: { i: 15 }, ellipsis_mask: { i: 0 }, new_axis_mask: { i: 0 }, shrink_axis_mask: { i: 0 } } as const;
+
+/**
+ * A 1x1 Conv2D as MatMul, where the oneDNN policy avoids oneDNN's convolution for its channels
+ * (it dies there): every `stride`-th row and column (SAME and VALID agree for a 1x1 kernel),
+ * reshaped to [pixels, in], times the kernel as [in, out]. Undefined for any other convolution,
+ * or where the input's size is not static.
+ */
+function conv1x1MatMul(layer: tf.layers.Layer, { graph: g, inputs, inputShapes }: LayerContext, kernel: GraphTensor, kernelShape: readonly number[], config: Config): { y: GraphTensor; form: Conv1x1MatMul } | undefined {
+  const [kh, kw, cin, cout] = kernelShape as [number, number, number, number];
+  if (kh !== 1 || kw !== 1 || !conv1x1AsMatMul(cin, cout)) return undefined;
+  const [, h, w] = inputShapes[0] ?? [];
+  const [dh, dw] = pair(config['dilationRate'] ?? 1, 'dilationRate');
+  if (h == null || w == null || dh !== 1 || dw !== 1) return undefined;
+  const strides = pair(config['strides'] ?? 1, 'strides');
+  const outSize: [number, number] = [Math.ceil(h / strides[0]), Math.ceil(w / strides[1])];
+  const n = layer.name;
+  let sampledInput = inputs[0]!;
+  let slice: Conv1x1MatMul['slice'];
+  if (strides[0] > 1 || strides[1] > 1) {
+    slice = [g.constInt(`${n}/sample_begin`, [0, 0, 0, 0]), g.constInt(`${n}/sample_end`, [0, 0, 0, 0]), g.constInt(`${n}/sample_strides`, [1, strides[0], strides[1], 1])];
+    sampledInput = g.op('StridedSlice', `${n}/sampled`, [sampledInput, ...slice], SAMPLE_ATTRS);
+  }
+  const rows = g.reshape(`${n}/rows`, sampledInput, [-1, cin]);
+  const kernel2d = g.reshape(`${n}/kernel_2d`, kernel, [cin, cout]);
+  const product = g.op('MatMul', `${n}/matmul`, [rows, kernel2d], { T, transpose_a: { b: false }, transpose_b: { b: false } });
+  return { y: g.reshape(n, product, [-1, ...outSize, cout]), form: { rows, kernel2d, strides, outSize, ...(slice ? { slice } : {}) } };
 }
 
 function withBiasAndActivation(layer: tf.layers.Layer, { graph, config, weight }: LayerContext, y: GraphTensor): { pre: GraphTensor; output: GraphTensor } {
@@ -265,6 +312,8 @@ export function convForward(layer: tf.layers.Layer, context: LayerContext, depth
   if (!depthwise && Number(config['groups'] ?? 1) !== 1) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'uses groups');
   const attrs = convAttrs(layer, config);
   const kernel = weight(depthwise ? 'depthwise_kernel' : 'kernel');
+  const matMul = depthwise ? undefined : conv1x1MatMul(layer, context, kernel, context.weightShape('kernel'), config);
+  if (matMul) return { kernel, attrs, matMul: matMul.form, ...withBiasAndActivation(layer, context, matMul.y) };
   const y = depthwise ? graph.op('DepthwiseConv2dNative', layer.name, [inputs[0]!, kernel], attrs) : graph.op('Conv2D', layer.name, [inputs[0]!, kernel], { ...attrs, use_cudnn_on_gpu: { b: true } });
   return { kernel, attrs, ...withBiasAndActivation(layer, context, y) };
 }
@@ -487,6 +536,7 @@ export function contextOf(graph: GraphBuilder, call: LayerCall, inputs: GraphTen
     inputShapes: call.inputs.map((t) => [...t.shape]),
     config: call.config,
     weight: (name) => graph.weight(call.variable(name)),
+    weightShape: (name) => call.variable(name).shape as number[],
   };
 }
 

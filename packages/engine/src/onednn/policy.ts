@@ -1,0 +1,236 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cacheRoot } from '../cache-root.js';
+import { describeSignal, runCases, type CaseOutcome } from './child-runner.js';
+import { cpuIdentity, machineKey } from './machine.js';
+import { setOneDnnState, type ChannelPair, type OneDnnState } from './state.js';
+
+/**
+ * Which of TensorFlow's two CPU kernel families headbench runs on, decided before TensorFlow
+ * loads: oneDNN's (TF_ENABLE_ONEDNN_OPTS=1) or TensorFlow's own Eigen kernels (=0). TensorFlow
+ * turns oneDNN on by default only on some CPUs (AVX-512 with VNNI or BF16, AMX); its wheel
+ * compiles the Eigen kernels for AVX without FMA, so where oneDNN works it is usually much faster.
+ * But TensorFlow 2.21's oneDNN (3.7) has faults, so a probe decides, in child processes where
+ * a crash costs nothing, once per CPU, TensorFlow library and kernel environment:
+ *
+ * 1. oneDNN's 1x1 convolution for the channel pairs its blocking heuristic singles out (the
+ *    "maskrcnn" shapes of brg_blocking_t::est_eff_1x1, which divides by an integer that is 0 for
+ *    them) - each pair that dies runs as a matrix product from then on (translate.ts,
+ *    kernel-fixes.ts): the same arithmetic on oneDNN's matmul;
+ * 2. a small MobileNet-like training step on the graph engine with oneDNN on (at a narrower
+ *    instruction set if it dies) and off, alternated twice: the two must agree, and oneDNN is
+ *    used only where it is at least 10% faster.
+ *
+ * TF_ENABLE_ONEDNN_OPTS set by the user is respected (with the 1x1 avoidance where it is on).
+ * The verdict is kept in `<cache>/kernels/` (`headbench cache` lists the cache).
+ */
+
+/** Bump when the probe or its decision changes; older verdicts are probed again. */
+export const PROBE_VERSION = 1;
+
+/** The 1x1 convolutions whose blocking heuristic in oneDNN 3.7 takes the integer-division branch. */
+export const SUSPECT_1X1_PAIRS: readonly ChannelPair[] = [
+  [1024, 2048],
+  [1024, 512],
+  [256, 1024],
+  [512, 1024],
+  [512, 2048],
+];
+
+/** Narrower instruction sets tried, in order, when the training step dies with oneDNN on. */
+const NARROWER_ISAS = ['AVX2', 'AVX'] as const;
+/** oneDNN must be this much faster than Eigen to be chosen. */
+const SPEED_MARGIN = 0.9;
+/** How far oneDNN's weights after one step may be from Eigen's, relative to max(1, |w|): float32 rounding of a BatchNorm network is about 1e-5. */
+const AGREEMENT = 1e-3;
+
+export interface Verdict {
+  probeVersion: number;
+  key: string;
+  decidedAt: string;
+  cpu: string;
+  /** The decision when the user does not choose. */
+  enabled: boolean;
+  isa?: string;
+  reason: string;
+  /** 1x1 convolutions that died with oneDNN on. */
+  conv1x1Died: { pair: ChannelPair; signal: string }[];
+  measured?: { onMs: number; offMs: number; maxRelativeDifference: number };
+  /** Children the probe started and how long it took. */
+  probe: { children: number; seconds: number };
+}
+
+const ON = ['1', 'true', 'on', 'yes'];
+const OFF = ['0', 'false', 'off', 'no'];
+
+export function verdictFile(key: string, root = cacheRoot()): string {
+  return path.join(root, 'kernels', `onednn-${key}.json`);
+}
+
+function readVerdict(file: string, key: string): Verdict | undefined {
+  try {
+    const verdict = JSON.parse(fs.readFileSync(file, 'utf8')) as Verdict;
+    return verdict.probeVersion === PROBE_VERSION && verdict.key === key ? verdict : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeVerdict(file: string, verdict: Verdict): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, `${JSON.stringify(verdict, null, 2)}\n`);
+    fs.renameSync(temporary, file);
+  } catch {
+    // A cache that cannot be written costs a probe next time, nothing else.
+  }
+}
+
+/** The probe child: compiled JavaScript, also when this module runs from source (tests). */
+export function probeChildScript(): string {
+  const here = fileURLToPath(import.meta.url);
+  const dist = here.replace(/([\\/])src([\\/]onednn[\\/])policy\.ts$/, '$1dist$2policy.js');
+  return path.join(path.dirname(dist), 'probe-child.js');
+}
+
+interface TrainData {
+  loss: number;
+  timesMs: number[];
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+function maxRelativeDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length || a.length === 0) return Number.POSITIVE_INFINITY;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)) / Math.max(1, Math.abs(b[i] as number)));
+  return Number.isNaN(worst) ? Number.POSITIVE_INFINITY : worst;
+}
+
+const pairCase = ([i, o]: ChannelPair) => `conv1x1:${i}:${o}`;
+const outcomeText = (outcome: CaseOutcome | undefined) => (!outcome ? 'did not run' : outcome.status === 'died' ? `died with ${describeSignal(outcome.signal)}` : outcome.status === 'failed' ? `failed: ${outcome.message}` : 'ran');
+
+export interface ProbeOptions {
+  script?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Where the children write their weights (a temporary folder by default). */
+  scratch?: string;
+  log?: (line: string) => void;
+}
+
+/** Runs the probe: see the module comment. Pure of this process's TensorFlow (it may not be loaded). */
+export function probeOneDnn(key: string, options: ProbeOptions = {}): Verdict {
+  const started = Date.now();
+  const script = options.script ?? probeChildScript();
+  const env = options.env ?? process.env;
+  const scratch = fs.mkdtempSync(path.join(options.scratch ?? os.tmpdir(), 'headbench-probe-'));
+  let children = 0;
+  const childEnv = (enabled: boolean, extra: Record<string, string> = {}) => ({ ...env, TF_ENABLE_ONEDNN_OPTS: enabled ? '1' : '0', HEADBENCH_KERNEL_PROBE: '1', TF_CPP_MIN_LOG_LEVEL: '2', ...extra });
+  const run = (cases: string[], enabled: boolean, extra: Record<string, string> = {}) => {
+    const result = runCases(script, cases, childEnv(enabled, extra));
+    children += result.children;
+    return result.outcomes;
+  };
+  const weightsOf = (file: string) => {
+    const bytes = fs.readFileSync(file);
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  };
+  try {
+    const onFile = path.join(scratch, 'on.f32');
+    const offFile = path.join(scratch, 'off.f32');
+    const first = run([...SUSPECT_1X1_PAIRS.map(pairCase), 'train'], true, { HEADBENCH_PROBE_OUT: onFile });
+    const conv1x1Died = SUSPECT_1X1_PAIRS.flatMap((pair) => {
+      const outcome = first.get(pairCase(pair));
+      return outcome?.status === 'died' ? [{ pair, signal: outcome.signal }] : [];
+    });
+    const avoid = JSON.stringify(conv1x1Died.map((d) => d.pair));
+    let isa: string | undefined;
+    let onTrain = first.get('train');
+    const tried: string[] = [`oneDNN's training step ${outcomeText(onTrain)}`];
+    for (const narrower of NARROWER_ISAS) {
+      if (onTrain?.status !== 'died' || env['ONEDNN_MAX_CPU_ISA']) break;
+      isa = narrower;
+      onTrain = run(['train'], true, { HEADBENCH_PROBE_OUT: onFile, HEADBENCH_PROBE_AVOID: avoid, ONEDNN_MAX_CPU_ISA: narrower }).get('train');
+      tried.push(`at ${narrower} it ${outcomeText(onTrain)}`);
+    }
+    const isaEnv: Record<string, string> = isa ? { ONEDNN_MAX_CPU_ISA: isa } : {};
+    const offTrain = run(['train'], false, { HEADBENCH_PROBE_OUT: offFile }).get('train');
+    const base = { probeVersion: PROBE_VERSION, key, decidedAt: new Date().toISOString(), cpu: cpuIdentity().model, conv1x1Died };
+    const done = (verdict: Omit<Verdict, keyof typeof base | 'probe'>): Verdict => ({ ...base, ...verdict, probe: { children, seconds: (Date.now() - started) / 1000 } });
+    if (offTrain?.status !== 'ok') return done({ enabled: false, reason: `oneDNN off: TensorFlow's own kernels could not be measured (the probe's training step ${outcomeText(offTrain)})` });
+    if (onTrain?.status !== 'ok') return done({ enabled: false, reason: `oneDNN off: ${tried.join('; ')}` });
+    const difference = maxRelativeDifference(weightsOf(onFile), weightsOf(offFile));
+    // A second round, alternated, so that a slow moment of a shared machine does not decide.
+    const onAgain = run(['train'], true, { HEADBENCH_PROBE_AVOID: avoid, ...isaEnv }).get('train');
+    const offAgain = run(['train'], false).get('train');
+    const times = (outcomes: (CaseOutcome | undefined)[]) => outcomes.flatMap((o) => (o?.status === 'ok' ? (o.data as TrainData).timesMs : []));
+    const onMs = median(times([onTrain, onAgain]));
+    const offMs = median(times([offTrain, offAgain]));
+    const measured = { onMs, offMs, maxRelativeDifference: difference };
+    const isaText = isa ? ` at ${isa} (${tried.join('; ')})` : '';
+    const ratio = `${(onMs / offMs).toFixed(2)}x the time of TensorFlow's own kernels (${onMs.toFixed(0)} against ${offMs.toFixed(0)} ms a step of the probe network)`;
+    if (!(difference <= AGREEMENT)) return done({ enabled: false, ...(isa ? { isa } : {}), reason: `oneDNN off: its training step${isaText} ended ${difference.toExponential(1)} away from TensorFlow's own kernels (limit ${AGREEMENT})`, measured });
+    if (!(onMs < offMs * SPEED_MARGIN)) return done({ enabled: false, ...(isa ? { isa } : {}), reason: `oneDNN off: its training step${isaText} took ${ratio}, not 10% faster`, measured });
+    return done({ enabled: true, ...(isa ? { isa } : {}), reason: `oneDNN on: its training step${isaText} took ${ratio} and agreed with them within ${difference.toExponential(1)}`, measured });
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const avoidance = (died: Verdict['conv1x1Died']): OneDnnState['conv1x1AsMatMul'] =>
+  died.length
+    ? {
+        pairs: died.map((d) => d.pair),
+        why: `oneDNN's 1x1 convolution died with ${describeSignal(died[0]!.signal)} for ${died.map((d) => `${d.pair[0]}->${d.pair[1]}`).join(', ')} channels on this CPU`,
+      }
+    : undefined;
+
+/**
+ * Decides the kernel family of this process and sets TF_ENABLE_ONEDNN_OPTS (and
+ * ONEDNN_MAX_CPU_ISA where narrowed) accordingly; call before TensorFlow loads.
+ */
+export function resolveOneDnn(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): OneDnnState {
+  const user = env['TF_ENABLE_ONEDNN_OPTS']?.trim().toLowerCase();
+  if (env['HEADBENCH_KERNEL_PROBE'] === '1') {
+    const pairs = JSON.parse(env['HEADBENCH_PROBE_AVOID'] ?? '[]') as ChannelPair[];
+    return { enabled: !OFF.includes(user ?? ''), reason: 'the kernel probe', ...(pairs.length ? { conv1x1AsMatMul: { pairs, why: 'the probe' } } : {}) };
+  }
+  if (user !== undefined && OFF.includes(user)) return { enabled: false, reason: `TF_ENABLE_ONEDNN_OPTS=${env['TF_ENABLE_ONEDNN_OPTS']} in the environment` };
+  const key = machineKey(PROBE_VERSION, env);
+  const file = verdictFile(key, cacheRoot(env));
+  let verdict = readVerdict(file, key);
+  if (!verdict) {
+    const script = probeChildScript();
+    if (!fs.existsSync(script)) {
+      const reason = `oneDNN off: the kernel probe is not built (${script} is missing; run npm run build)`;
+      if (user === undefined) env['TF_ENABLE_ONEDNN_OPTS'] = '0';
+      return user === undefined ? { enabled: false, reason } : { enabled: true, reason: `TF_ENABLE_ONEDNN_OPTS=${env['TF_ENABLE_ONEDNN_OPTS']} in the environment; ${reason.replace('oneDNN off: ', '')}` };
+    }
+    log("headbench: checking TensorFlow's oneDNN kernels on this CPU against its own, once per CPU and TensorFlow version (about 20 s)...");
+    verdict = probeOneDnn(key, { script, env });
+    writeVerdict(file, verdict);
+    log(`headbench: ${verdict.reason}${verdict.conv1x1Died.length ? `; ${avoidance(verdict.conv1x1Died)!.why}, so they run as matrix products` : ''} (${verdict.probe.seconds.toFixed(0)} s; kept in ${file})`);
+  }
+  const conv1x1AsMatMul = avoidance(verdict.conv1x1Died);
+  const measured = verdict.measured ? { measured: verdict.measured } : {};
+  if (user !== undefined && ON.includes(user)) {
+    return { enabled: true, reason: `TF_ENABLE_ONEDNN_OPTS=${env['TF_ENABLE_ONEDNN_OPTS']} in the environment`, ...(env['ONEDNN_MAX_CPU_ISA'] ? { isa: env['ONEDNN_MAX_CPU_ISA'] } : {}), ...(conv1x1AsMatMul ? { conv1x1AsMatMul } : {}), ...measured };
+  }
+  env['TF_ENABLE_ONEDNN_OPTS'] = verdict.enabled ? '1' : '0';
+  if (verdict.enabled && verdict.isa && !env['ONEDNN_MAX_CPU_ISA']) env['ONEDNN_MAX_CPU_ISA'] = verdict.isa;
+  return { enabled: verdict.enabled, reason: verdict.reason, ...(verdict.enabled && verdict.isa ? { isa: verdict.isa } : {}), ...(verdict.enabled && conv1x1AsMatMul ? { conv1x1AsMatMul } : {}), ...measured };
+}
+
+/** Resolves the policy for this process and records it (load-tensorflow.ts calls this first). */
+export function applyOneDnnPolicy(): OneDnnState {
+  const state = resolveOneDnn();
+  setOneDnnState(state);
+  return state;
+}
