@@ -4,6 +4,7 @@ export { tf, NATIVE_BACKEND, runtimeInfo, type RuntimeInfo } from './runtime.js'
 export { setAcceleration, accelerationEnabled, fusedBatchNormTraining } from './accelerate.js';
 export { kernelFixes } from './kernel-fixes.js';
 export { cacheRoot } from './cache-root.js';
+export { describeSignal, FAULT_SIGNALS } from './signals.js';
 export { oneDnnState, type OneDnnState, type ChannelPair } from './onednn/state.js';
 export { cpuIdentity, type CpuIdentity } from './onednn/machine.js';
 export { multiplyAdds } from './multiply-adds.js';

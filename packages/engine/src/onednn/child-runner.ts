@@ -15,18 +15,6 @@ export interface ChildRun {
   children: number;
 }
 
-/** What a fault signal means, for messages. */
-export function describeSignal(signal: string): string {
-  const meaning: Record<string, string> = {
-    SIGFPE: 'an arithmetic fault such as an integer division by zero',
-    SIGSEGV: 'an invalid memory access',
-    SIGILL: 'an illegal instruction',
-    SIGBUS: 'a bus error',
-    SIGABRT: 'an abort, such as a failed check',
-  };
-  return meaning[signal] ? `${signal}, ${meaning[signal]}` : signal;
-}
-
 export function runCases(script: string, cases: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): ChildRun {
   const outcomes = new Map<string, CaseOutcome>();
   let remaining = [...cases];
