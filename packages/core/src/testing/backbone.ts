@@ -44,9 +44,16 @@ function resolve(factory: FactoryOf<BackbonePlugin>, check: string, options: Bac
   return { backbone: make(factory, subject, check, options.options), subject, inputSizes };
 }
 
-/** Images with every value from 0 to 255, in a fixed order. */
+/**
+ * Images of pseudo-random values from 0 to 255 (a multiplicative hash of the position), each image
+ * different. They once repeated every 256 values, and an image of 32x32x3 or 64x64x3 values is a
+ * multiple of 256, so the batch held the same image twice: at 32 px EfficientNetB0's last stages
+ * are 1x1, training-mode BatchNorm there saw a batch variance of 0, every one scaled its gradient
+ * by gamma/sqrt(epsilon), and three SGD steps went to NaN - in Keras 3.15 from the same weights
+ * and images too.
+ */
 function images(batch: number, size: number): tf.Tensor4D {
-  const values = Float32Array.from({ length: batch * size * size * 3 }, (_, i) => (i * 37) % 256);
+  const values = Float32Array.from({ length: batch * size * size * 3 }, (_, i) => Math.imul(i + 1, 2654435761) >>> 24);
   return tf.tensor4d(values, [batch, size, size, 3]);
 }
 
