@@ -11,12 +11,16 @@ import { KERAS_DIR, PACKAGE_DIR } from './testing/fixtures.js';
 // Features equal to Keras': Keras builds each backbone with seeded random weights (and random
 // BatchNorm/Normalization statistics), saves the legacy .h5 the official files use and records
 // its features of two fixed images at 64x64; the plugin loads that file (weights=<file>) and
-// must give the same features within 1e-4, eagerly and as one TensorFlow graph. MobileNetV3Small
+// must give the same features within 1e-5 of their magnitude (max(1, |keras|)), eagerly and as
+// one TensorFlow graph. MobileNetV3Small
 // 1.0's fixture (4 MB) is in the repository; the others (12 to 95 MB of weights) are written by
 // tools/keras-reference/make_backbone_fixtures.py with the Keras venv at test time.
 
 const SIZE = 64;
-const TOLERANCE = 1e-4;
+// Relative: ResNet50's features reach 90 (caffe inputs), where a float32 ulp is 7.6e-6 and fifty
+// layers of sums differ by 1e-4 with the kernel family (measured on a Zen 5: 8.0e-5 to 1.1e-4
+// absolute, oneDNN on or off, 1.2e-6 of 90); the others stay under 1.6e-6 of features below 2.
+const TOLERANCE = 1e-5;
 const VENV = process.env['HEADBENCH_KERAS_VENV'] ?? path.join(process.env['XDG_CACHE_HOME'] ?? path.join(os.homedir(), '.cache'), 'headbench', 'keras-venv');
 const PYTHON = path.join(VENV, 'bin', 'python');
 const SCRIPT = path.join(PACKAGE_DIR, '..', '..', 'tools', 'keras-reference', 'make_backbone_fixtures.py');
@@ -66,8 +70,9 @@ async function checkParity(variant: string, make: (weights: string) => BackboneP
   const inference = await compileInference(backbone.model);
   expect(inference.engine, inference.reason).toBe('graph');
   const graph = inference.predict(input);
-  const diffs = { eager: maxDiff(eager.dataSync(), expected), graph: maxDiff(graph.dataSync(), expected) };
-  console.log(`parity ${variant}: max |ours - keras| eager ${diffs.eager.toExponential(2)}, graph ${diffs.graph.toExponential(2)} (limit ${TOLERANCE}; |keras| up to ${Math.max(...Array.from(expected, Math.abs)).toFixed(3)})`);
+  const magnitude = Math.max(1, ...Array.from(expected, Math.abs));
+  const diffs = { eager: maxDiff(eager.dataSync(), expected) / magnitude, graph: maxDiff(graph.dataSync(), expected) / magnitude };
+  console.log(`parity ${variant}: max |ours - keras| / max(1, |keras|) eager ${diffs.eager.toExponential(2)}, graph ${diffs.graph.toExponential(2)} (limit ${TOLERANCE}; |keras| up to ${magnitude.toFixed(3)})`);
   expect(diffs.eager).toBeLessThan(TOLERANCE);
   expect(diffs.graph).toBeLessThan(TOLERANCE);
   tf.dispose([images, input, eager, graph]);
