@@ -107,11 +107,13 @@ function createWithContent(file: string, content: string): void {
  * Takes the lock of a results folder: `headbench.lock`, created atomically with the pid, host,
  * start time and command line in it. A second run on the folder is refused with the first's pid
  * and start time; a lock whose process is gone (on this host) is taken over, with a note. The
- * lock is removed by `release` and, failing that, when the process exits.
+ * lock is removed by `release` and, failing that, when the process exits. `pid` names the
+ * process the user started when that is not this one (a run's training process names the
+ * process that watches it, which outlives it).
  */
-export function lockFolder(dir: string, argv: readonly string[]): FolderLock {
+export function lockFolder(dir: string, argv: readonly string[], pid = process.pid): FolderLock {
   const file = path.join(dir, LOCK_FILE);
-  const info: LockInfo = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), argv: [...argv], cwd: process.cwd() };
+  const info: LockInfo = { pid, hostname: os.hostname(), startedAt: new Date().toISOString(), argv: [...argv], cwd: process.cwd() };
   let note: string | undefined;
   const content = `${JSON.stringify(info, null, 2)}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {

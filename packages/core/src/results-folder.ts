@@ -21,6 +21,8 @@ export interface OpenResultsOptions {
   plan: Record<string, unknown>;
   /** The command line, for the lock file and the run's record. */
   argv?: readonly string[];
+  /** The process the lock names (default: this one); see lockFolder. */
+  lockPid?: number;
 }
 
 /** A results folder a run may write into: created, locked, and its earlier results checked. */
@@ -86,7 +88,7 @@ export function openResultsFolder(options: OpenResultsOptions): ResultsFolder {
   };
   let lock: FolderLock;
   try {
-    lock = lockFolder(outDir, options.argv ?? []);
+    lock = lockFolder(outDir, options.argv ?? [], options.lockPid);
   } catch (error) {
     removeEmpty();
     throw error;
