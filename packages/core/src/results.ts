@@ -83,6 +83,8 @@ export interface ResultRow extends Omit<Combination, 'index' | 'trainer'> {
   status: RowStatus;
   /** For `error`: what went wrong, in one line. */
   error?: string;
+  /** For `error`: the signal the training process died of in native code (`SIGFPE`, ...), where it did. */
+  signal?: string;
   /** Name, every option and version of each plugin; `trainer` since the trainer axis. */
   plugins: { backbone: string; head: string; trainer?: string };
   inputSize: number;
@@ -144,6 +146,11 @@ export interface RunRecord {
   plan: Record<string, unknown>;
   /** The combinations whose rows this run wrote, in the order it finished them. */
   trained: string[];
+  /**
+   * Set when this run continued one whose process died in native code (`headbench run` watches
+   * its training process and goes on in a new one): the combinations that died, with the signal.
+   */
+  continuedAfter?: { id: string; signal: string }[];
 }
 
 export interface RunResults {

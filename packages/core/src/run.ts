@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { tf } from '@headbench/engine';
+import { describeSignal, tf } from '@headbench/engine';
 import { composeModel, type ComposedModel } from './compose.js';
 import type { ImageDataset } from './data/dataset.js';
 import { UsageError } from './errors.js';
@@ -56,6 +56,12 @@ export interface RunOptions extends RunSettings {
   /** The folder opened (and locked) beforehand with `openResultsFolder`; else runPlan opens it and releases it at the end. */
   folder?: ResultsFolder;
   onEvent?: (event: RunEvent) => void;
+  /**
+   * Combinations whose training process died in native code, with the signal: each becomes an
+   * error row naming it, not trained again in this run (`headbench run` passes them when it goes on
+   * in a new process after such a death).
+   */
+  crashed?: readonly { id: string; signal: string }[];
   /** Timings taken on each trained model before it is disposed (`headbench run` uses benchModel). */
   afterTraining?: (model: tf.LayersModel, row: ResultRow, context: { trainer: TrainerPlugin; backboneLayers: readonly tf.layers.Layer[] }) => Promise<ModelBench>;
 }
@@ -84,9 +90,25 @@ export function writeResults(outDir: string, results: RunResults): RunResults {
   return derived;
 }
 
-async function runOne(combination: Combination, options: RunOptions): Promise<ResultRow> {
-  const started = performance.now();
-  const base = {
+/** A plugin as rows name it: its canonical specifier and version. */
+const named = (p: { meta: { name: string; version: string }; options: Parameters<typeof formatSpecifier>[1] }) => `${formatSpecifier(p.meta.name, p.options)}@${p.meta.version}`;
+
+/** The row of a combination whose training process died with `signal` in native code. */
+function crashedRow(combination: Combination, options: RunOptions, signal: string): ResultRow {
+  const { registry } = options;
+  return {
+    ...rowBase(combination, options),
+    plugins: { backbone: named(registry.create('backbone', combination.backbone)), head: named(registry.create('head', combination.head)), trainer: named(registry.create('trainer', combination.trainer)) },
+    status: 'error',
+    error: `TensorFlow died in native code with ${describeSignal(signal)} while this combination trained; the run went on in a new process (environment.onednn says which kernels ran; TF_ENABLE_ONEDNN_OPTS=0 runs TensorFlow's own)`,
+    signal,
+    seconds: 0,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+function rowBase(combination: Combination, options: RunOptions) {
+  return {
     id: combination.id,
     backbone: combination.backbone,
     head: combination.head,
@@ -109,12 +131,16 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
     finalValLoss: null,
     trainAccuracyInference: null,
   } satisfies Partial<ResultRow>;
+}
+
+async function runOne(combination: Combination, options: RunOptions): Promise<ResultRow> {
+  const started = performance.now();
+  const base = rowBase(combination, options);
   let model: tf.LayersModel | undefined;
   try {
     const backbone = options.registry.create('backbone', combination.backbone);
     const head = options.registry.create('head', combination.head);
     const trainer = options.registry.create('trainer', combination.trainer);
-    const named = (p: { meta: { name: string; version: string }; options: Parameters<typeof formatSpecifier>[1] }) => `${formatSpecifier(p.meta.name, p.options)}@${p.meta.version}`;
     base.plugins = { backbone: named(backbone), head: named(head), trainer: named(trainer) };
     // SGD rows keep saying their momentum, as rows did before the trainer axis.
     if (trainer.meta.name === 'sgd' && typeof trainer.options['momentum'] === 'number') Object.assign(base, { momentum: trainer.options['momentum'] });
@@ -225,6 +251,7 @@ async function trainInto(folder: ResultsFolder, options: RunOptions): Promise<Ru
     mode: options.mode,
     plan: options.plan,
     trained: [],
+    ...(options.crashed?.length ? { continuedAfter: [...options.crashed] } : {}),
   };
   const results: RunResults = {
     schema: RESULTS_SCHEMA,
@@ -251,7 +278,8 @@ async function trainInto(folder: ResultsFolder, options: RunOptions): Promise<Ru
     for (const combination of todo) {
       position += 1;
       options.onEvent?.({ type: 'combination', position, total: options.combinations.length, combination });
-      const row = await runOne(combination, options);
+      const signal = options.crashed?.find((c) => c.id === combination.id)?.signal;
+      const row = signal ? crashedRow(combination, options, signal) : await runOne(combination, options);
       const at = results.rows.findIndex((r) => r.id === row.id);
       if (at >= 0) results.rows[at] = row;
       else results.rows.push(row);
