@@ -120,8 +120,15 @@ export function createProgram(): Command {
     .option('--no-bench', 'skip the tinybench timings (train step, inference at batch size and 1) after each combination')
     .option('--quiet', 'no progress output; the table is still printed')
     .action(async (_options: unknown, command: Command) => {
+      // Trained in a child process this one watches, so that a native crash costs one combination
+      // (supervise.ts); HEADBENCH_NATIVE_GUARD=0 trains in this process.
+      const { continuation, superviseRun, WORKER_ENV } = await load(() => import('./supervise.js'));
+      if (!process.env[WORKER_ENV] && process.env['HEADBENCH_NATIVE_GUARD'] !== '0') {
+        process.exitCode = await superviseRun(process.argv.slice(2));
+        return;
+      }
       const { runCommand } = await load(() => import('./commands/run.js'));
-      const outcome = await runCommand(command.optsWithGlobals(), process.cwd(), process.argv.slice(2));
+      const outcome = await runCommand(command.optsWithGlobals(), process.cwd(), process.argv.slice(2), continuation());
       process.stdout.write(`${outcome.table}\nresults: ${outcome.outDir}\n${outcome.tensorboard ? `tensorboard: tensorboard --logdir ${outcome.tensorboard}\n` : ''}`);
       process.exitCode = outcome.exitCode;
     });

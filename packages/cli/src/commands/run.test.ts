@@ -60,6 +60,26 @@ describe('headbench run', () => {
     expect(results(out).rows.map((row) => [row.head, row.status, row.error ?? ''])).toEqual([['broken', 'error', 'kaboom'], ['gap', 'ok', '']]);
   });
 
+  it('turns a combination whose process dies in native code into an error row naming the signal, and goes on', async () => {
+    // A head that kills its process with SIGFPE while the model is built: the death a oneDNN
+    // kernel dividing by zero brings (seen with ResNet50 on AVX-512 machines), on any CPU.
+    const plugin = path.join(tmp, 'crash-head.mjs');
+    fs.writeFileSync(plugin, "export default () => ({ meta: { name: 'crash', version: '0.0.1', kind: 'head' }, schema: {}, options: {}, build() { process.kill(process.pid, 'SIGFPE'); } });");
+    for (const [name, heads] of [['second', ['gap', 'crash', 'flatten']], ['first', ['crash', 'gap']]] as const) {
+      const out = path.join(tmp, `native-crash-${name}`);
+      const r = await headbench(['run', ...SMALL, '--plugin', plugin, ...heads.flatMap((h) => ['--head', h]), '--lr', '0.01', '--out', out]);
+      expect(r.status, r.stderr).toBe(1);
+      const crash = `mobilenetv2:alpha=0.35,weights=none|crash|lr=0.01|seed=1`;
+      expect(r.errors).toContain(`headbench: TensorFlow died in native code with SIGFPE (an arithmetic fault such as an integer division by zero) while ${crash} trained; it becomes an error row and the run goes on in a new process`);
+      const written = results(out);
+      expect(written.rows.map((row) => [row.head, row.status, row.signal])).toEqual(heads.map((h) => (h === 'crash' ? [h, 'error', 'SIGFPE'] : [h, 'ok', undefined])));
+      expect(written.rows.find((row) => row.head === 'crash')!.error).toMatch(/^TensorFlow died in native code with SIGFPE .* while this combination trained; the run went on in a new process/);
+      // The run went on in the same folder: a new run that had rows is resumed, one that had none starts again.
+      expect(written.runs!.map((run) => [run.mode, run.continuedAfter?.map((c) => c.signal)])).toEqual(name === 'second' ? [['new', undefined], ['resume', ['SIGFPE']]] : [['new', ['SIGFPE']]]);
+      expect(fs.existsSync(path.join(out, 'headbench.lock'))).toBe(false);
+    }
+  });
+
   it('keeps finished rows when interrupted, and --resume runs only the rest', async () => {
     const out = path.join(tmp, 'interrupted');
     const args = ['run', ...SMALL, '--head', 'gap', '--lr', '0.01', '--seed', '1', '--seed', '2', '--seed', '3', '--seed', '4', '--out', out];

@@ -1,4 +1,5 @@
 import { ensureOfficialWeights, imagenetWeightFile } from '@headbench/backbones';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   benchModel,
@@ -14,6 +15,7 @@ import {
   syntheticDataset,
   UsageError,
   renderSummary,
+  RESULT_FILES,
   tensorboardLogger,
   type DatasetEvent,
   type ImageDataset,
@@ -25,6 +27,7 @@ import { loadConfig, loadPlugins, type HeadbenchConfig } from '../config.js';
 import { PRESETS, RUN_DEFAULTS, type RunPlanSettings } from '../presets.js';
 import { trainersOf } from '../specifiers.js';
 import { createProgress, progressMode, type Progress } from '../progress.js';
+import { announce, watched, type Continuation } from '../supervise.js';
 
 /** What the command line gives `headbench run`, global options included. */
 export interface RunCommandOptions {
@@ -189,7 +192,12 @@ export interface RunOutcome {
   exitCode: number;
 }
 
-export async function runCommand(options: RunCommandOptions, cwd: string, argv: readonly string[] = []): Promise<RunOutcome> {
+/**
+ * `continued`: this process goes on with a run whose training process died in native code
+ * (supervise.ts): the same folder, the same mode (a new run that has rows is resumed), and the
+ * combinations that died become error rows.
+ */
+export async function runCommand(options: RunCommandOptions, cwd: string, argv: readonly string[] = [], continued?: Continuation): Promise<RunOutcome> {
   const loaded = await loadConfig(cwd, options.config);
   const { config } = loaded;
   const settings = resolveSettings(options, config);
@@ -199,9 +207,10 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
   let combinations = plan({ backbones: settings.backbones, heads: settings.heads, trainers, learningRates: settings.lr, seeds: settings.seeds });
   const shard = options.shard ? parseShard(options.shard) : undefined;
   if (shard) combinations = shardOf(combinations, shard);
-  const mode = options.extend ? 'extend' : options.resume ? 'resume' : 'new';
-  if (mode !== 'new' && !options.out) throw new UsageError(`--${mode} needs the --out folder of the results to ${mode === 'resume' ? 'continue' : 'extend'}`);
-  const outDir = path.resolve(cwd, options.out ?? path.join('headbench-results', `${settings.preset}-${timestamp()}${shard ? `-shard${shard.index}of${shard.count}` : ''}`));
+  const asked = options.extend ? 'extend' : options.resume ? 'resume' : 'new';
+  if (asked !== 'new' && !options.out) throw new UsageError(`--${asked} needs the --out folder of the results to ${asked === 'resume' ? 'continue' : 'extend'}`);
+  const outDir = continued?.outDir ?? path.resolve(cwd, options.out ?? path.join('headbench-results', `${settings.preset}-${timestamp()}${shard ? `-shard${shard.index}of${shard.count}` : ''}`));
+  const mode = continued && asked === 'new' && fs.existsSync(path.join(outDir, RESULT_FILES.json)) ? 'resume' : asked;
 
   const progressKind = progressMode(options.quiet ?? false);
   // Files that do not decode are reported while decoding, through the progress display.
@@ -241,7 +250,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
     checkRecipes(registry, trainers, settings, stepsPerEpoch);
     // Before decoding or training: a folder in use, other settings or a filesystem that cannot
     // take the results are refused at once.
-    folder = openResultsFolder({ outDir, mode, config: runConfig, plan: runPlanAxes, argv });
+    folder = openResultsFolder({ outDir, mode, config: runConfig, plan: runPlanAxes, argv, ...(watched() ? { lockPid: process.ppid } : {}) });
     // From here Ctrl-C removes the lock and says how to go on; finished rows are in results.json.
     const again = mode === 'extend' ? '--extend' : '--resume';
     onSigint = () => {
@@ -251,6 +260,8 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
       process.exit(130);
     };
     process.once('SIGINT', onSigint);
+    // The watching process is gone (killed): stop as at Ctrl-C rather than write on unwatched.
+    if (watched()) process.once('disconnect', onSigint);
     const stepsPerCombination = settings.epochs * stepsPerEpoch;
     progress = createProgress(progressKind, stepsPerCombination);
     for (const line of folder.notes) progress.warn(line);
@@ -294,7 +305,9 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
                 }),
             }
           : {}),
+        ...(continued ? { crashed: continued.crashed } : {}),
         onEvent: (e) => {
+          if (e.type === 'combination') announce({ type: 'combination', id: e.combination.id, outDir });
           tensorboard?.onEvent(e);
           progress?.onEvent(e);
         },
@@ -310,7 +323,10 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
     const errors = results.rows.filter((r) => planned.has(r.id) && r.status === 'error').length;
     return { results, outDir, ...(tensorboard ? { tensorboard: tensorboard.dir } : {}), table: renderSummary(results), exitCode: errors ? 1 : 0 };
   } finally {
-    if (onSigint) process.removeListener('SIGINT', onSigint);
+    if (onSigint) {
+      process.removeListener('SIGINT', onSigint);
+      process.removeListener('disconnect', onSigint);
+    }
     folder?.release();
     dataset.dispose();
   }
