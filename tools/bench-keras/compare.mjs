@@ -16,6 +16,10 @@
 //   npm run bench:keras -- --skip-torch          # without PyTorch even where it is installed
 //   npm run bench:keras -- --weights none        # random initialisation instead of ImageNet
 //   npm run bench:keras -- --json out.json       # every sample, for later analysis
+//   npm run bench:keras -- --onednn both         # Keras and headbench with oneDNN forced on, then off
+//                                                # (TF_ENABLE_ONEDNN_OPTS=1/0), alternated; default: as
+//                                                # each side chooses (TensorFlow's default for Keras,
+//                                                # headbench's kernel probe for headbench)
 //   npm run bench:keras -- --backbone resnet50 --configs 1.0@224  # another backbone (alpha: MobileNetV2 only;
 //                                                                 # random weights, no PyTorch column)
 //
@@ -51,6 +55,13 @@ if (weights !== 'imagenet' && weights !== 'none') {
   process.exit(2);
 }
 const skipTfjs = args.includes('--skip-tfjs');
+const onednnOption = option('onednn', 'default') ?? 'default';
+if (!['default', 'both'].includes(onednnOption)) {
+  console.error(`bench:keras: --onednn is default or both, not ${onednnOption}`);
+  process.exit(2);
+}
+/** @type {{ label: string, env: NodeJS.ProcessEnv }[]} */
+const kernelModes = onednnOption === 'both' ? [{ label: ' oneDNN on', env: { TF_ENABLE_ONEDNN_OPTS: '1' } }, { label: ' oneDNN off', env: { TF_ENABLE_ONEDNN_OPTS: '0' } }] : [{ label: '', env: {} }];
 const jsonOut = option('json', undefined);
 const venv = process.env.HEADBENCH_KERAS_VENV ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'headbench', 'keras-venv');
 const python = path.join(venv, 'bin', 'python');
@@ -96,20 +107,23 @@ const median = (/** @type {number[]} */ v) => {
 /** @typedef {{ samples: Record<string, number[]>, [key: string]: unknown }} Measurement */
 /** @type {Map<string, {config: {alpha: number, size: number, head: string}, keras: Measurement[], headbench: Measurement[], torch: Measurement[], tfjs: Measurement[]}>} */
 const results = new Map();
-const cases = configs.flatMap((c) => heads.map((head) => ({ ...c, head, key: `${backbone === 'mobilenetv2' ? `alpha ${c.alpha.toFixed(c.alpha === 1 ? 1 : 2)}` : backbone} @${c.size} ${head}` })));
+const cases = configs.flatMap((c) =>
+  heads.flatMap((head) => kernelModes.map((mode, i) => ({ ...c, head, mode, torch: i === 0, key: `${backbone === 'mobilenetv2' ? `alpha ${c.alpha.toFixed(c.alpha === 1 ? 1 : 2)}` : backbone} @${c.size} ${head}${mode.label}` }))),
+);
 for (let round = 1; round <= rounds; round++) {
-  for (const c of cases) {
+  // With --onednn both, the kernel families alternate too: on first in odd rounds.
+  for (const c of round % 2 ? cases : [...cases].reverse()) {
     const entry = results.get(c.key) ?? { config: { alpha: c.alpha, size: c.size, head: c.head }, keras: [], headbench: [], torch: [], tfjs: [] };
     results.set(c.key, entry);
     const common = ['--alpha', String(c.alpha), '--size', String(c.size), '--head', c.head];
-    const chosen = { BENCH_BACKBONE: backbone };
+    const chosen = { BENCH_BACKBONE: backbone, ...c.mode.env };
     const node = [String(c.alpha), String(c.size), c.head, '--weights', weights];
     /** @type {[string, () => void][]} */
     const sides = [
-      ['keras', () => entry.keras.push(measure(python, ['keras_step.py', '--backbone', backbone, ...common, '--weights', weights]))],
+      ['keras', () => entry.keras.push(measure(python, ['keras_step.py', '--backbone', backbone, ...common, '--weights', weights], c.mode.env))],
       ['headbench', () => entry.headbench.push(measure(process.execPath, ['timing.mjs', ...node], chosen))],
     ];
-    if (torch.python) sides.push(['pytorch', () => entry.torch.push(measure(/** @type {string} */ (torch.python), ['torch_step.py', ...common]))]);
+    if (torch.python && c.torch) sides.push(['pytorch', () => entry.torch.push(measure(/** @type {string} */ (torch.python), ['torch_step.py', ...common]))]);
     // Forward in odd rounds, backward in even ones, so that no side always runs on a warmer machine.
     const order = round % 2 ? sides : [...sides].reverse();
     process.stderr.write(`round ${round}/${rounds} ${c.key}:`);
@@ -187,6 +201,11 @@ for (const [key, r] of results) {
 const engines = (/** @type {string} */ field) => [...new Set([...results.values()].flatMap((r) => r.headbench.map((m) => String(m[field]))))].join(', ');
 const passes = [...new Set([...results.values()].flatMap((r) => r.headbench.map((m) => JSON.stringify(m['passes']))))].join('; ');
 lines.push('', `headbench's training step ran as: ${engines('train')}; its inference as: ${engines('inference')} (graph: one TensorFlow session run per step or batch, packages/engine/src/graph); inference graph passes: ${passes}.`);
+const kernels = [...new Set([...results.values()].flatMap((r) => r.headbench.map((m) => {
+  const o = /** @type {{ enabled: boolean, reason: string, conv1x1AsMatMul?: { pairs: unknown[] } } | undefined} */ (m['onednn']);
+  return o ? `oneDNN ${o.enabled ? 'on' : 'off'} (${o.reason}${o.conv1x1AsMatMul ? `; 1x1 as matrix products for ${JSON.stringify(o.conv1x1AsMatMul.pairs)}` : ''})` : 'unknown';
+})))];
+lines.push(`headbench's kernels: ${kernels.join('; ')}.`);
 if (withTorch) {
   const t = [...results.values()].flatMap((r) => r.torch)[0];
   lines.push(`PyTorch ${t?.['torch']} (${torch.python}), ${t?.['threads']} threads, channels_last, denormals ${t?.['flushDenormal'] ? 'flushed to zero' : 'kept'}; torchvision's mobilenet_v2 from random initialisation, trained by the ${steps} steps before its inference is timed.`);

@@ -9,7 +9,7 @@
 // alpha is MobileNetV2's.
 import { performance } from 'node:perf_hooks';
 import { composeModel, tf } from '@headbench/core';
-import { compileInference, createTrainStep, sgdConfig } from '@headbench/engine';
+import { compileInference, createTrainStep, oneDnnState, sgdConfig } from '@headbench/engine';
 import * as backbones from '@headbench/backbones';
 import { flatten } from '@headbench/heads-flatten';
 import { gap } from '@headbench/heads-gap';
@@ -67,5 +67,5 @@ const inferTrained = await timed(predict(x), 2, samples);
 const infer1Trained = await timed(predict(x1), 3, samples * 2);
 const trainSteps = 1 + 3 + samples;
 process.stdout.write(
-  `${JSON.stringify({ samples: { cold, train, infer, infer1, inferTrained, infer1Trained }, trainSteps, weights, inference: inference.engine, passes: inference.passes, train: step.engine?.engine, trainReason: step.engine?.reason })}\n`,
+  `${JSON.stringify({ samples: { cold, train, infer, infer1, inferTrained, infer1Trained }, trainSteps, weights, inference: inference.engine, passes: inference.passes, train: step.engine?.engine, trainReason: step.engine?.reason, onednn: oneDnnState() })}\n`,
 );
