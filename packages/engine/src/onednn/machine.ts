@@ -33,8 +33,11 @@ export function cpuIdentity(): CpuIdentity {
 }
 
 /**
- * The native TensorFlow library tfjs-node loads, by real path, size and modification time, so
- * that a new TensorFlow (a new oneDNN) is probed anew without loading it first.
+ * The native TensorFlow library tfjs-node loads, by file identity (device and inode), size and
+ * modification time, so that a new TensorFlow (a new oneDNN) is probed anew without loading it
+ * first. Not by path: each checkout hard-links the same provisioned library from the cache, and a
+ * second clone on the same machine would otherwise probe again (seen: three verdicts for one CPU
+ * and one library, from three worktrees).
  */
 export function tensorflowIdentity(): string {
   try {
@@ -42,7 +45,7 @@ export function tensorflowIdentity(): string {
     const root = path.dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
     const lib = fs.realpathSync(path.join(root, 'deps', 'lib', 'libtensorflow.so'));
     const stat = fs.statSync(lib);
-    return `${lib}:${stat.size}:${Math.round(stat.mtimeMs)}`;
+    return `${stat.dev}:${stat.ino}:${stat.size}:${Math.round(stat.mtimeMs)}`;
   } catch {
     return 'unknown';
   }

@@ -25,7 +25,7 @@ import { setOneDnnState, type ChannelPair, type OneDnnState } from './state.js';
  *    used only where it is at least 10% faster.
  *
  * TF_ENABLE_ONEDNN_OPTS set by the user is respected (with the 1x1 avoidance where it is on).
- * The verdict is kept in `<cache>/kernels/` (`headbench cache` lists the cache).
+ * The verdict is kept in `<cache>/kernels/onednn-<key>.json`; deleting it probes again.
  */
 
 /** Bump when the probe or its decision changes; older verdicts are probed again. */

@@ -19,7 +19,7 @@ export interface OneDnnState {
    * convolution dies for these channel pairs here; only while oneDNN is on.
    */
   conv1x1AsMatMul?: { pairs: ChannelPair[]; why: string };
-  /** The probe's training step, median ms, with oneDNN on and off, and how far their results were apart. */
+  /** The probe's training step, fastest ms of each side, with oneDNN on and off, and how far their results were apart. */
   measured?: { onMs: number; offMs: number; maxRelativeDifference: number };
 }
 
