@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { benjaminiHochberg, eDivisive, firstSplit, fQuantile, imageShift, permutationPValue, segment, shiftEstimate, type NightValue } from './changes.js';
+import { seededRandom } from './from-core.js';
+import reference from './fixtures/scipy-reference.json' with { type: 'json' };
+
+/** A standard normal from a seeded uniform (Box-Muller). */
+function normal(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+describe('E-divisive', () => {
+  it('finds the split and its Q as Matteson & James define them (NumPy, tools/stats-reference/history_fixture.py)', () => {
+    for (const s of reference.edivisive) {
+      const best = eDivisive(s.x, 0, s.x.length, s.minSize)!;
+      expect(best.tau).toBe(s.tau);
+      expect(best.q).toBeCloseTo(s.q, 9);
+    }
+  });
+
+  it('respects the smallest segment and a sub-segment', () => {
+    expect(eDivisive([1, 2, 3], 0, 3, 2)).toBeUndefined();
+    const x = [0, 0, 0, 5, 5, 5, 0, 0, 0];
+    expect(eDivisive(x, 0, 6, 2)!.tau).toBe(3);
+    expect(eDivisive(x, 3, 9, 2)!.tau).toBe(6);
+  });
+});
+
+describe('significance', () => {
+  it('Benjamini-Hochberg discovers what SciPy discovers', () => {
+    for (const c of reference.bh) {
+      const threshold = benjaminiHochberg(c.p, c.q);
+      expect(c.p.map((p) => p <= threshold)).toEqual(c.discoveries);
+    }
+  });
+
+  it('F quantiles agree with SciPy', () => {
+    for (const f of reference.f) expect(fQuantile(f.p, f.d1, f.d2)).toBeCloseTo(f.quantile, 6);
+  });
+
+  it('the permutation p-value of noise alone is uniform: about 5% of null series below 0.05 (simulation)', () => {
+    const random = seededRandom(7);
+    let below = 0;
+    const trials = 400;
+    for (let t = 0; t < trials; t++) {
+      const x = Array.from({ length: 40 }, () => normal(random));
+      const best = eDivisive(x, 0, 40, 2)!;
+      if (permutationPValue(x, 0, 40, 2, best.q, { key: `null ${t}`, exceedances: 20, permutations: 999 }).p <= 0.05) below++;
+    }
+    // Binomial(400, 0.05): mean 20, sd 4.4.
+    expect(below).toBeGreaterThanOrEqual(8);
+    expect(below).toBeLessThanOrEqual(33);
+  });
+
+  it('finds two changes in one series, each within one night', () => {
+    const random = seededRandom(3);
+    const x = Array.from({ length: 40 }, (_, i) => normal(random) * 0.5 + (i >= 15 ? 3 : 0) - (i >= 30 ? 3 : 0));
+    const first = firstSplit(x, { minSize: 2, key: 'two' })!;
+    expect(first.p).toBeLessThan(0.01);
+    const found = segment(x, first, 0.01, { minSize: 2, key: 'two' });
+    expect(found.map((f) => f.index)).toEqual([15, 30]);
+  });
+});
+
+describe('noise of a run of nights', () => {
+  const nights = (random: () => number, n: number, nightSd: number, seedSd: number, shared: number[] | null, at = 0): NightValue[] =>
+    Array.from({ length: n }, () => {
+      const night = normal(random) * nightSd;
+      const seeds = [0, 1, 2].map((s) => at + night + (shared ? shared[s]! : normal(random) * seedSd));
+      return { value: seeds.reduce((a, b) => a + b, 0) / 3, seeds };
+    });
+
+  it('covers the true shift 95% of the time when nights are independent draws (simulation)', () => {
+    const random = seededRandom(11);
+    let covered = 0;
+    const trials = 2000;
+    for (let t = 0; t < trials; t++) {
+      const e = shiftEstimate(nights(random, 24, 0, 1, null), nights(random, 16, 0, 1, null, 0.5));
+      if (e.interval[0] <= 0.5 && 0.5 <= e.interval[1]) covered++;
+    }
+    expect(covered / trials).toBeGreaterThan(0.93);
+    expect(covered / trials).toBeLessThan(0.97);
+  });
+
+  it('takes the seeds\' spread, not the nights\', when nights repeat themselves (deterministic training)', () => {
+    const random = seededRandom(12);
+    let covered = 0;
+    let seeds = 0;
+    const trials = 2000;
+    for (let t = 0; t < trials; t++) {
+      // Each side: one draw of three seeds, repeated every night with a little jitter; the change reshuffles the seeds.
+      const before = nights(random, 24, 0.01, 1, [normal(random), normal(random), normal(random)]);
+      const after = nights(random, 16, 0.01, 1, [normal(random), normal(random), normal(random)], 0.5);
+      const e = shiftEstimate(before, after);
+      if (e.noise.before === 'seeds' && e.noise.after === 'seeds') seeds++;
+      if (e.interval[0] <= 0.5 && 0.5 <= e.interval[1]) covered++;
+    }
+    // Three seeds that happen to lie close together look like nights that vary as seeds do; most
+    // draws are recognised, and the interval covers about as often as it says.
+    expect(seeds / trials).toBeGreaterThan(0.8);
+    expect(covered / trials).toBeGreaterThan(0.93);
+  });
+
+  it('takes the nights\' spread when the runner varies more than the seeds (timings)', () => {
+    const random = seededRandom(13);
+    const e = shiftEstimate(nights(random, 24, 1, 0.1, null), nights(random, 16, 1, 0.1, null));
+    expect(e.noise).toEqual({ before: 'nights', after: 'nights' });
+  });
+});
+
+describe('paired per-image test', () => {
+  it('matches SciPy\'s ttest_rel on the images\' shares right, and names the flipped images', () => {
+    for (const c of reference.paired) {
+      const s = imageShift(c.before.map((r) => Uint8Array.from(r)), c.after.map((r) => Uint8Array.from(r)));
+      expect(s.difference).toBeCloseTo(c.difference, 12);
+      expect(s.p).toBeCloseTo(c.p, 8);
+    }
+    const before = [Uint8Array.from([1, 1, 0, 0]), Uint8Array.from([1, 1, 0, 1])];
+    const after = [Uint8Array.from([0, 1, 1, 0]), Uint8Array.from([0, 1, 1, 0])];
+    const s = imageShift(before, after);
+    expect(s.worse).toEqual([0]);
+    expect(s.better).toEqual([2]);
+  });
+});
