@@ -1,8 +1,6 @@
-import fQuantileImpl from '@stdlib/stats-base-dists-f-quantile';
 import tCdfImpl from '@stdlib/stats-base-dists-t-cdf';
 import { deriveSeed, seededRandom, tQuantile } from './from-core.js';
 
-export const fQuantile = (p: number, d1: number, d2: number): number => fQuantileImpl(p, d1, d2);
 
 /**
  * Change points of one series of nights: E-divisive means (Matteson & James 2014, as in Apache
@@ -160,56 +158,10 @@ const sampleVariance = (v: readonly number[]) => {
   return v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1);
 };
 
-/** One night of a series: its value (the mean over seeds) and the seeds' values. */
+/** One night of a series: its value (the mean over its seeds) and each seed's value. */
 export interface NightValue {
   value: number;
-  seeds: readonly number[];
-}
-
-/** Where a side's noise was taken from; see `sideNoise`. */
-export type NoiseSource = 'nights' | 'nights and seeds' | 'seeds';
-
-export interface SideNoise {
-  mean: number;
-  /** The variance of the side's mean. */
-  variance: number;
-  df: number;
-  source: NoiseSource;
-}
-
-/**
- * The variance of the mean of a run of nights, from the two spreads headbench measures: the
- * nights' values around their mean (v_n, n - 1 degrees of freedom) and the seeds within each night
- * (pooled, over k seeds: v_s = s^2 / k is what one night's mean would vary by with other seeds).
- *
- * - Nights that vary as much as seeds predict (an F test at 1% either way does not tell them
- *   apart) are independent draws: both spreads estimate one variance, pooled for more degrees of
- *   freedom, divided by the nights.
- * - Nights that vary more (a runner's speed, for timings): the nights' spread over the nights.
- * - Nights that vary less than seeds predict repeat themselves (training is deterministic for a
- *   seed on one machine): the side's nights share one draw of their seeds, so its mean varies by
- *   v_s whatever the number of nights, and a code change that only reshuffles rounding is not
- *   mistaken for a change of the head.
- */
-export function sideNoise(nights: readonly NightValue[]): SideNoise {
-  const values = nights.map((n) => n.value);
-  const n = values.length;
-  const vn = sampleVariance(values);
-  const withSeeds = nights.filter((x) => x.seeds.length > 1);
-  const seedDf = withSeeds.reduce((s, x) => s + x.seeds.length - 1, 0);
-  const m = mean(values);
-  if (!seedDf) return { mean: m, variance: vn / n, df: Math.max(1, n - 1), source: 'nights' };
-  const pooledSeeds = withSeeds.reduce((s, x) => s + sampleVariance([...x.seeds]) * (x.seeds.length - 1), 0) / seedDf;
-  const k = withSeeds.reduce((s, x) => s + x.seeds.length, 0) / withSeeds.length;
-  const vs = pooledSeeds / k;
-  if (n < 2) return { mean: m, variance: vs, df: seedDf, source: 'seeds' };
-  const nightDf = n - 1;
-  if (vs > 0 && vn > vs * fQuantile(0.99, nightDf, seedDf)) return { mean: m, variance: vn / n, df: nightDf, source: 'nights' };
-  // Nights that repeat themselves repeat their seeds' values too: the spread of k seeds has k - 1
-  // degrees of freedom, however many nights show it.
-  if (vn === 0 ? vs > 0 : vs > vn * fQuantile(0.99, seedDf, nightDf)) return { mean: m, variance: vs, df: Math.max(1, k - 1), source: 'seeds' };
-  const pooled = (vn * nightDf + vs * seedDf) / (nightDf + seedDf);
-  return { mean: m, variance: pooled / n, df: nightDf + seedDf, source: 'nights and seeds' };
+  bySeed: ReadonlyMap<number, number>;
 }
 
 export interface ShiftEstimate {
@@ -219,25 +171,53 @@ export interface ShiftEstimate {
   se: number;
   df: number;
   interval: [number, number];
-  noise: { before: NoiseSource; after: NoiseSource };
+  /** Two-sided p-value of "no shift" against the interval's noise. */
+  p: number;
+  /** Which noise was larger and so taken: the nights' spread, or the seeds' disagreement on the shift. */
+  noise: 'nights' | 'seeds';
 }
 
 /**
- * The shift between two runs of nights (after - before) with a 95% Welch interval from each side's
- * `sideNoise`; `extra` adds variance of the difference from elsewhere (the images, for accuracy),
- * with its degrees of freedom.
+ * The shift between two runs of nights (after - before) with a 95% interval, from the larger of the
+ * two noises headbench measures:
+ *
+ * - the nights: the spread of the nights' values (means over seeds) on each side, over their
+ *   number (Welch): a runner that is slower some nights, training that is not deterministic;
+ * - the seeds: the shift measured seed by seed (each seed's mean after minus its mean before),
+ *   whose spread over the k seeds says how much of the shift is the seeds' luck (k - 1 degrees of
+ *   freedom). Nights that repeat themselves (training deterministic for a seed on one machine)
+ *   have no spread of their own, and a change that only reshuffles rounding moves each seed by
+ *   its own amount: the seeds disagree and no shift is claimed. A change of the head moves every
+ *   seed alike.
+ *
+ * `extra` adds variance of the difference from elsewhere (the images, for accuracy).
  */
 export function shiftEstimate(before: readonly NightValue[], after: readonly NightValue[], extra?: { variance: number; df: number }): ShiftEstimate {
-  const b = sideNoise(before);
-  const a = sideNoise(after);
-  const parts = [b, a, ...(extra ? [{ variance: extra.variance, df: extra.df }] : [])];
+  const bValues = before.map((n) => n.value);
+  const aValues = after.map((n) => n.value);
+  const vb = sampleVariance(bValues) / bValues.length;
+  const va = sampleVariance(aValues) / aValues.length;
+  const welch = vb ** 2 / Math.max(1, bValues.length - 1) + va ** 2 / Math.max(1, aValues.length - 1);
+  const nights = { variance: vb + va, df: welch > 0 ? (vb + va) ** 2 / welch : Math.max(1, bValues.length + aValues.length - 2) };
+  const seedMean = (side: readonly NightValue[], seed: number) => {
+    const v = side.map((n) => n.bySeed.get(seed)).filter((x): x is number => x !== undefined);
+    return v.length ? mean(v) : undefined;
+  };
+  const seeds = [...new Set(before.flatMap((n) => [...n.bySeed.keys()]))].filter((s) => after.some((n) => n.bySeed.has(s)));
+  const perSeed = seeds.map((s) => seedMean(after, s)! - seedMean(before, s)!).filter((d) => Number.isFinite(d));
+  const seedPart = perSeed.length > 1 ? { variance: sampleVariance(perSeed) / perSeed.length, df: perSeed.length - 1 } : undefined;
+  const useSeeds = !!seedPart && seedPart.variance > nights.variance;
+  const noise = useSeeds ? seedPart : nights;
+  const parts = [noise, ...(extra ? [extra] : [])];
   const variance = parts.reduce((s, p) => s + p.variance, 0);
   const denominator = parts.reduce((s, p) => s + (p.variance > 0 ? p.variance ** 2 / p.df : 0), 0);
   const df = denominator > 0 ? variance ** 2 / denominator : 1;
   const se = Math.sqrt(variance);
   const t = tQuantile(0.975, Math.max(1, df));
-  const difference = a.mean - b.mean;
-  return { before: b.mean, after: a.mean, difference, se, df, interval: [difference - t * se, difference + t * se], noise: { before: b.source, after: a.source } };
+  const difference = mean(aValues) - mean(bValues);
+  const z = se > 0 ? Math.abs(difference) / se : difference === 0 ? 0 : Infinity;
+  const p = Number.isFinite(z) ? 2 * (1 - tCdfImpl(z, Math.max(1, df))) : 0;
+  return { before: mean(bValues), after: mean(aValues), difference, se, df, interval: [difference - t * se, difference + t * se], p, noise: useSeeds ? 'seeds' : 'nights' };
 }
 
 export interface ImageShift {
