@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { benjaminiHochberg, eDivisive, firstSplit, imageShift, permutationPValue, segment, shiftEstimate, type NightValue } from './changes.js';
+import { benjaminiHochberg, eDivisive, imageShift, permutationPValue, shiftEstimate, splitSegment, type NightValue } from './changes.js';
 import { seededRandom } from './from-core.js';
 import reference from './fixtures/scipy-reference.json' with { type: 'json' };
 
@@ -50,10 +50,14 @@ describe('significance', () => {
   it('finds two changes in one series, each within one night', () => {
     const random = seededRandom(3);
     const x = Array.from({ length: 40 }, (_, i) => normal(random) * 0.5 + (i >= 15 ? 3 : 0) - (i >= 30 ? 3 : 0));
-    const first = firstSplit(x, { minSize: 2, key: 'two' })!;
+    const options = { minSize: 2, key: 'two' };
+    const first = splitSegment(x, 0, 40, options)!;
     expect(first.p).toBeLessThan(0.01);
-    const found = segment(x, first, 0.01, { minSize: 2, key: 'two' });
-    expect(found.map((f) => f.index)).toEqual([15, 30]);
+    const second = first.index === 15 ? splitSegment(x, 15, 40, options)! : splitSegment(x, 0, first.index, options)!;
+    expect(second.p).toBeLessThan(0.01);
+    expect([first.index, second.index].sort((a, b) => a - b)).toEqual([15, 30]);
+    // Nothing more on either side of both.
+    for (const [a, b] of [[0, 15], [15, 30], [30, 40]] as const) expect(splitSegment(x, a, b, options)!.p).toBeGreaterThan(0.05);
   });
 });
 

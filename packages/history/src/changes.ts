@@ -121,34 +121,12 @@ export interface SegmentationOptions {
   exceedances?: number;
 }
 
-/** The first split of the whole series (every series is tested once at this level for the FDR). */
-export function firstSplit(x: ArrayLike<number>, options: SegmentationOptions): SplitPoint | undefined {
-  return splitSegment(x, 0, x.length, options);
-}
-
-function splitSegment(x: ArrayLike<number>, start: number, end: number, options: SegmentationOptions): SplitPoint | undefined {
+/** The best split of x[start..end) and its permutation p-value. */
+export function splitSegment(x: ArrayLike<number>, start: number, end: number, options: SegmentationOptions): SplitPoint | undefined {
   const best = eDivisive(x, start, end, options.minSize);
   if (!best) return undefined;
   const { p, permutations } = permutationPValue(x, start, end, options.minSize, best.q, { key: `${options.key}|${start}-${end}`, ...(options.permutations ? { permutations: options.permutations } : {}), ...(options.exceedances ? { exceedances: options.exceedances } : {}) });
   return { index: best.tau, q: best.q, p, permutations, start, end };
-}
-
-/**
- * Binary segmentation from a significant first split: each side is split again while its best
- * split's p-value is at or below `alpha` (the level the FDR procedure gave this series).
- */
-export function segment(x: ArrayLike<number>, first: SplitPoint, alpha: number, options: SegmentationOptions): SplitPoint[] {
-  const found: SplitPoint[] = [first];
-  const queue: [number, number][] = [[first.start, first.index], [first.index, first.end]];
-  while (queue.length) {
-    const [s, e] = queue.shift()!;
-    const next = splitSegment(x, s, e, options);
-    if (next && next.p <= alpha) {
-      found.push(next);
-      queue.push([s, next.index], [next.index, e]);
-    }
-  }
-  return found.sort((u, v) => u.index - v.index);
 }
 
 const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / v.length;

@@ -250,10 +250,11 @@ export async function addNight(history: History, inputs: readonly NightInput[], 
   if (clash[0]) {
     throw new UsageError(`night ${clash[0].night} (commit ${commit}, ${time}, testbed ${testbed}) is already stored with other results; a night is added once: give this one its own --time or --commit`);
   }
-  const fingerprints = (split: 'val' | 'test') => distinct(rows.map((r) => r.perImage?.[split]?.fingerprint));
+  const stored = storedNight(results, { commit, time, testbed }, 0);
   return history.transaction(async () => {
     const [{ next }] = (await history.all<{ next: number }>(`select cast(coalesce(max(night), 0) + 1 as integer) as next from nights`)) as [{ next: number }];
     const c = history.connection;
+    const n = stored.night;
     await c.run(
       `insert into nights values ($night, $content, $commit, $time, $testbed, $host, $cpu, $cpuFlags, $cores, $tensorflow, $tfjsNode, $onednn, $plugins, $dataset, $fingerprint, $config, $environment, $sources, $addedAt)`,
       {
@@ -263,43 +264,41 @@ export async function addNight(history: History, inputs: readonly NightInput[], 
         time,
         testbed,
         host: env.hostname,
-        cpu: env.cpu,
+        cpu: n.cpu,
         cpuFlags: (env.cpuFlags ?? []).join(' '),
         cores: env.cores,
         tensorflow: env.libtensorflow,
         tfjsNode: env.tfjsNode,
-        onednn: describeOneDnn(env.onednn),
+        onednn: n.onednn,
         plugins: JSON.stringify(distinct(rows.flatMap((r) => [r.plugins.backbone, r.plugins.head, r.plugins.trainer]))),
         dataset: distinct(rows.map((r) => r.dataset)).join(', '),
-        fingerprint: JSON.stringify({ val: fingerprints('val'), test: fingerprints('test') }),
+        fingerprint: JSON.stringify({ val: distinct(rows.map((r) => r.perImage?.val?.fingerprint)), test: distinct(rows.map((r) => r.perImage?.test?.fingerprint)) }),
         config: JSON.stringify(results.config),
         environment: JSON.stringify(env),
         sources: JSON.stringify(inputs.map((i) => i.file)),
         addedAt: new Date().toISOString(),
       },
     );
-    for (const row of rows) {
+    for (const [i, r] of stored.rows.entries()) {
       await c.run(`insert into rows values ($night, $id, $backbone, $head, $trainer, $lr, $seed, $status, $finalVal, $bestVal, $test, $step, $inference, $row)`, {
         night: next,
-        id: row.id,
-        backbone: row.backbone,
-        head: row.head,
-        trainer: row.trainer ?? DEFAULT_TRAINER,
-        lr: row.lr,
-        seed: row.seed,
-        status: row.status,
-        finalVal: row.finalValAccuracy,
-        bestVal: row.bestValAccuracy,
-        test: row.testAccuracy ?? null,
-        step: row.stepTime?.medianMs ?? null,
-        inference: row.bench?.inference.latency.p50 ?? null,
-        row: JSON.stringify(row),
+        id: r.id,
+        backbone: r.backbone,
+        head: r.head,
+        trainer: r.trainer,
+        lr: r.lr,
+        seed: r.seed,
+        status: r.status,
+        finalVal: r.finalValAccuracy,
+        bestVal: rows[i]!.bestValAccuracy,
+        test: r.testAccuracy,
+        step: r.medianStepMs,
+        inference: r.inferenceMs,
+        row: JSON.stringify(rows[i]),
       });
-      for (const split of ['val', 'test'] as const) {
-        const record = row.perImage?.[split];
-        if (!record) continue;
-        await c.run(`insert into per_image values ($night, $id, $split, $fingerprint, $images, $correct)`, { night: next, id: row.id, split, fingerprint: record.fingerprint, images: record.images, correct: record.correct });
-      }
+    }
+    for (const r of stored.records) {
+      await c.run(`insert into per_image values ($night, $id, $split, $fingerprint, $images, $correct)`, { night: next, id: r.rowId, split: r.split, fingerprint: r.fingerprint, images: r.images, correct: r.correct });
     }
     await hold?.();
     return { night: next, added: true, commit, time, testbed, rows: rows.length };
@@ -344,6 +343,34 @@ export interface HistoryData {
   nights: StoredNight[];
   rows: StoredRow[];
   records: StoredRecord[];
+}
+
+/**
+ * A night as `check` and the report read it back: what `addNight` stores, and what tests that
+ * build histories in memory use.
+ */
+export function storedNight(results: RunResults, meta: Required<NightMeta>, night: number): { night: StoredNight; rows: StoredRow[]; records: StoredRecord[] } {
+  const rows = results.rows.map((r) => ({
+    night,
+    id: r.id,
+    backbone: r.backbone,
+    head: r.head,
+    trainer: r.trainer ?? DEFAULT_TRAINER,
+    lr: r.lr,
+    seed: r.seed,
+    status: r.status,
+    finalValAccuracy: r.finalValAccuracy,
+    testAccuracy: r.testAccuracy ?? null,
+    medianStepMs: r.stepTime?.medianMs ?? null,
+    inferenceMs: r.bench?.inference.latency.p50 ?? null,
+  }));
+  const records = results.rows.flatMap((r) =>
+    (['val', 'test'] as const).flatMap((split) => {
+      const c = r.perImage?.[split];
+      return c ? [{ night, rowId: r.id, split, fingerprint: c.fingerprint, images: c.images, correct: c.correct }] : [];
+    }),
+  );
+  return { night: { night, commit: meta.commit, time: meta.time, testbed: meta.testbed, cpu: results.environment.cpu, onednn: describeOneDnn(results.environment.onednn) }, rows, records };
 }
 
 /** Everything `check` and `report` need, nights in time order. */

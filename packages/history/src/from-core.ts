@@ -13,5 +13,5 @@ export {
   type ResultRow,
   type Environment,
 } from '@headbench/core';
-export { decodeCorrect, tQuantile, median, groupId, type CorrectnessRecord } from '@headbench/core';
+export { decodeCorrect, encodeCorrect, tQuantile, median, groupId, type CorrectnessRecord } from '@headbench/core';
 export { seededRandom, deriveSeed, DEFAULT_TRAINER, formatTable, type Column } from '@headbench/core';
