@@ -41,8 +41,8 @@ export function accuracyChart(cell: CellHistory): Chart {
     if (!points.some(Boolean)) continue;
     const colour = PALETTE[key === 'val' ? 0 : 1]!;
     // The band: a transparent low line and the band's height stacked on it.
-    series.push({ type: 'line', name: `${name} band low`, stack: key, data: points.map((p) => p?.low ?? p?.mean ?? null), lineStyle: { opacity: 0 }, symbol: 'none', silent: true });
-    series.push({ type: 'line', name: `${name} 95% band over seeds`, stack: key, data: points.map((p) => (p && p.low !== null && p.high !== null ? p.high - p.low : 0)), lineStyle: { opacity: 0 }, areaStyle: { color: colour, opacity: 0.2 }, symbol: 'none' });
+    series.push({ type: 'line', name: `${name} band low`, stack: key, data: points.map((p) => p?.low ?? p?.mean ?? null), lineStyle: { opacity: 0 }, itemStyle: { color: colour }, symbol: 'none', silent: true });
+    series.push({ type: 'line', name: `${name} 95% band over seeds`, stack: key, data: points.map((p) => (p && p.low !== null && p.high !== null ? p.high - p.low : 0)), lineStyle: { opacity: 0 }, itemStyle: { color: colour, opacity: 0.3 }, areaStyle: { color: colour, opacity: 0.2 }, symbol: 'none' });
     const changes = cell.changes.filter((c) => METRICS[c.metric].split === key);
     series.push({ type: 'line', name, data: points.map((p) => p?.mean ?? null), lineStyle: { color: colour }, itemStyle: { color: colour }, markLine: { symbol: 'none', data: changeLines(changes, categories, label) } });
     names.push(name, `${name} 95% band over seeds`);
