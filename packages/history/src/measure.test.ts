@@ -13,7 +13,7 @@ const runs = Number(process.env['HEADBENCH_MEASURE'] ?? 0);
 const base = threeSeeds();
 
 describe.runIf(runs > 0)('measured', () => {
-  it('false alarms in 40 nights of noise alone', () => {
+  it('false alarms in 40 nights of noise alone', { timeout: 1_800_000 }, () => {
     const histories = Math.max(runs, 200);
     let alarmed = 0;
     let changes = 0;
@@ -26,7 +26,7 @@ describe.runIf(runs > 0)('measured', () => {
     expect(alarmed / histories).toBeLessThanOrEqual(0.05);
   });
 
-  it('the smallest shifts found', () => {
+  it('the smallest shifts found', { timeout: 1_800_000 }, () => {
     const histories = Math.max(runs, 20);
     const rate = (options: Parameters<typeof generateNights>[1], head: string, metric: string, at: number) => {
       let found = 0;
