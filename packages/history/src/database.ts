@@ -230,20 +230,38 @@ function nightTime(results: RunResults, given?: string): string {
 
 const distinct = (values: readonly (string | undefined)[]) => [...new Set(values.filter((v): v is string => !!v))].sort();
 
-/**
- * Adds one night (several files are the shards of one night, merged as `headbench merge` does) in
- * one transaction. The same rows a second time change nothing; other rows under the commit, time
- * and testbed of a stored night are refused.
- */
-export async function addNight(history: History, inputs: readonly NightInput[], meta: NightMeta, hold?: () => Promise<void>): Promise<AddOutcome> {
+/** A night read, merged and described, ready to store: everything that can be wrong with the input is found here, before the database is opened. */
+export interface PreparedNight {
+  inputs: readonly NightInput[];
+  results: RunResults;
+  content: string;
+  commit: string;
+  time: string;
+  testbed: string;
+}
+
+/** Merges the shards of one night (as `headbench merge` does) and fills in its commit, time and testbed. */
+export function prepareNight(inputs: readonly NightInput[], meta: NightMeta): PreparedNight {
   const results = inputs.length === 1 ? inputs[0]!.results : mergeResults(inputs);
+  if (!results.rows.length) throw new UsageError(`${inputs.map((i) => i.file).join(', ')} holds no rows; nothing to add`);
+  return {
+    inputs,
+    results,
+    content: contentKey(results.rows),
+    commit: meta.commit ?? process.env['GITHUB_SHA'] ?? 'unknown',
+    time: nightTime(results, meta.time),
+    testbed: meta.testbed ?? results.environment.hostname,
+  };
+}
+
+/**
+ * Adds one night in one transaction. The same rows a second time change nothing; other rows under
+ * the commit, time and testbed of a stored night are refused. `hold` runs before the commit (tests).
+ */
+export async function addNight(history: History, night: PreparedNight, hold?: () => Promise<void>): Promise<AddOutcome> {
+  const { inputs, results, content, commit, time, testbed } = night;
   const rows = results.rows;
-  if (!rows.length) throw new UsageError(`${inputs.map((i) => i.file).join(', ')} holds no rows; nothing to add`);
-  const content = contentKey(rows);
   const env = results.environment;
-  const commit = meta.commit ?? process.env['GITHUB_SHA'] ?? 'unknown';
-  const time = nightTime(results, meta.time);
-  const testbed = meta.testbed ?? env.hostname;
   const same = await history.all<{ night: number; commit: string; time: string; testbed: string }>(`select night, "commit", time, testbed from nights where content = $content`, { content });
   if (same[0]) return { ...same[0], added: false, rows: rows.length };
   const clash = await history.all<{ night: number }>(`select night from nights where "commit" = $commit and time = $time and testbed = $testbed`, { commit, time, testbed });

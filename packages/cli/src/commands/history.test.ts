@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNight, History, type CheckResult } from '@headbench/history';
+import { addNight, History, prepareNight, type CheckResult } from '@headbench/history';
 import { generateNights, threeSeeds, THREE_SEEDS, type GeneratedNight } from '@headbench/history/testing';
 import { buildCli, headbench } from '../testing/cli.js';
 
@@ -22,7 +22,7 @@ async function database(name: string, nights: readonly GeneratedNight[]): Promis
   const file = path.join(tmp, `${name}.duckdb`);
   const history = await History.open(file, 'create');
   try {
-    for (const n of nights) await addNight(history, [{ file: `night-${n.commit}.json`, results: n.results }], { commit: n.commit, time: n.time, testbed: 'epyc-2-core' });
+    for (const n of nights) await addNight(history, prepareNight([{ file: `night-${n.commit}.json`, results: n.results }], { commit: n.commit, time: n.time, testbed: 'epyc-2-core' }));
   } finally {
     history.close();
   }

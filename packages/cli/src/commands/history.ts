@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { makeFolder, writeFileAtomic } from '@headbench/core';
-import { addNight, checkHistory, checkText, History, historyReport, readHistory, readNight } from '@headbench/history';
+import { addNight, checkHistory, checkText, History, historyReport, prepareNight, readHistory, readNight } from '@headbench/history';
 import { renderHistoryHtml, renderHistoryMarkdown } from '@headbench/report';
 
 export interface AddOptions {
@@ -24,11 +24,11 @@ const hold = process.env['HEADBENCH_HISTORY_HOLD'] === '1'
 
 /** Adds one night (one results file, or the shards of one night) to the database. */
 export async function historyAdd(files: readonly string[], options: AddOptions, cwd: string): Promise<string> {
-  const inputs = readNight(files, cwd);
+  const night = prepareNight(readNight(files, cwd), { ...(options.commit ? { commit: options.commit } : {}), ...(options.time ? { time: options.time } : {}), ...(options.testbed ? { testbed: options.testbed } : {}) });
   const db = path.resolve(cwd, options.db);
   const history = await History.open(db, 'create');
   try {
-    const outcome = await addNight(history, inputs, { ...(options.commit ? { commit: options.commit } : {}), ...(options.time ? { time: options.time } : {}), ...(options.testbed ? { testbed: options.testbed } : {}) }, hold);
+    const outcome = await addNight(history, night, hold);
     const what = `night ${outcome.night} (commit ${outcome.commit}, ${outcome.time}, testbed ${outcome.testbed}, ${outcome.rows} rows)`;
     return outcome.added ? `added ${what} to ${db}\n` : `already stored as ${what} in ${db}; nothing changed\n`;
   } finally {
