@@ -458,8 +458,12 @@ const cases: Case[] = [
   },
   {
     what: 'history add of a file that is not a results file',
-    args: () => ['history', 'add', path.join(base, 'results.csv'), '--db', path.join(tmp, 'never-history-2.duckdb')],
-    message: () => new RegExp(`^headbench: ${esc(path.join(base, 'results.csv'))} is not valid JSON \\(.+\\)`),
+    args: () => {
+      const file = path.join(tmp, 'not-results.json');
+      fs.writeFileSync(file, '{"benchmarks": []}');
+      return ['history', 'add', file, '--db', path.join(tmp, 'never-history-2.duckdb')];
+    },
+    message: () => `${path.join(tmp, 'not-results.json')} is not a headbench results file (schema is undefined)`,
   },
   {
     what: 'history check --fdr out of range',
