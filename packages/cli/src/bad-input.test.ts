@@ -450,6 +450,26 @@ const cases: Case[] = [
     },
     message: () => new RegExp(`^headbench: ${esc(path.join(tmp, 'garbage.json'))} is not valid JSON \\(.+\\); it is not a results file headbench wrote whole`),
   },
+  {
+    what: 'history add with a --time that is not a time',
+    args: () => ['history', 'add', base, '--db', path.join(tmp, 'never-history-1.duckdb'), '--time', 'last night'],
+    message: () => '--time "last night" is not a time; give an ISO 8601 time such as 2026-01-31T02:00:00Z',
+    keeps: () => base,
+  },
+  {
+    what: 'history add of a file that is not a results file',
+    args: () => {
+      const file = path.join(tmp, 'not-results.json');
+      fs.writeFileSync(file, '{"benchmarks": []}');
+      return ['history', 'add', file, '--db', path.join(tmp, 'never-history-2.duckdb')];
+    },
+    message: () => `${path.join(tmp, 'not-results.json')} is not a headbench results file (schema is undefined)`,
+  },
+  {
+    what: 'history check --fdr out of range',
+    args: () => ['history', 'check', '--fdr', '5'],
+    message: () => "option '--fdr <q>' argument '5' is invalid. expected a fraction between 0 and 1, e.g. 0.2",
+  },
 ];
 
 function esc(text: string): string {

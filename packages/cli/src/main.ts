@@ -209,6 +209,46 @@ export function createProgram(): Command {
       process.exitCode = outcome.exitCode;
     });
 
+  const history = program
+    .command('history')
+    .description('keep every night in an embedded database (DuckDB) and find the nights where a cell\'s accuracy or timing shifted');
+  const db = () => new Option('--db <file>', 'the history database').default('headbench-history.duckdb');
+  history
+    .command('add')
+    .description('add one night: a results.json or run folder, or the shards of one night (merged); the same night twice changes nothing')
+    .argument('<results...>', 'results.json files, or run folders, of one night')
+    .addOption(db())
+    .option('--commit <id>', 'the commit the night ran (default: $GITHUB_SHA, else unknown)')
+    .option('--time <iso>', 'when the night ran, ISO 8601 (default: when its first run started)')
+    .option('--testbed <name>', 'the machine kind whose timings are compared with each other (default: the host name; name the runner type in CI)')
+    .action(async (files: string[], options: { db: string; commit?: string; time?: string; testbed?: string }) => {
+      const { historyAdd } = await load(() => import('./commands/history.js'));
+      process.stdout.write(await historyAdd(files, options, process.cwd()));
+    });
+  history
+    .command('check')
+    .description('list the change points of every cell and metric; exit 1 when the newest night revealed a worse one')
+    .addOption(db())
+    .option('--fdr <q>', 'false discovery rate over all the series checked (default: 0.05)', fraction)
+    .addOption(new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'))
+    .action(async (options: { db: string; fdr?: number; format: 'md' | 'json' }) => {
+      const { historyCheck } = await load(() => import('./commands/history.js'));
+      const outcome = await historyCheck(options, process.cwd());
+      process.stdout.write(outcome.text);
+      process.exitCode = outcome.exitCode;
+    });
+  history
+    .command('report')
+    .description('write history.html (per cell: accuracy per night with its band, timings per testbed, change points) and history.md, and print the Markdown')
+    .addOption(db())
+    .requiredOption('--out <dir>', 'folder for history.html and history.md')
+    .option('--markdown <file>', 'also write the Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY)')
+    .option('--title <text>', 'the page title')
+    .action(async (options: { db: string; out: string; markdown?: string; title?: string }) => {
+      const { historyReportCommand } = await load(() => import('./commands/history.js'));
+      process.stdout.write(await historyReportCommand(options, process.cwd()));
+    });
+
   program
     .command('export')
     .description("write results in another tool's format: gab = github-action-benchmark's customSmallerIsBetter and customBiggerIsBetter JSON")
