@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-// The formats of @headbench/core's formatTable, repeated so that --help does not load TensorFlow.
+// The formats of @headbench/results' formatTable, repeated so that --help does not load TensorFlow.
 const FORMATS = ['md', 'csv', 'json'] as const;
 
 // Only commander is imported up front: `--help` and usage mistakes answer without loading
