@@ -125,7 +125,8 @@ if (!values['skip-scale']) {
   }
   // Cache reads on their own: random batches of 32 of the whole folder, with the rows file out of
   // the page cache (dd's nocache drops just that file) and then in it.
-  const { imageFolderDataset, batches, shuffledIndices, seededRandom } = await import('@headbench/core');
+  const { imageFolderDataset, batches } = await import('@headbench/data');
+  const { shuffledIndices, seededRandom } = await import('@headbench/stats');
   const events = [];
   const t0 = performance.now();
   const ds = imageFolderDataset({ train: folder, valSplit: 0.2, seed: 1, cacheDir, memoryBudget: 0, onEvent: (e) => events.push({ at: performance.now() - t0, ...e }) });
@@ -148,7 +149,8 @@ if (!values['skip-scale']) {
 
 // 3. The step on a subset, in memory and streamed, alternating.
 if (!values['skip-steps']) {
-  const { composeModel, fitModel, imageFolderDataset } = await import('@headbench/core');
+  const { composeModel, fitModel } = await import('@headbench/core');
+  const { imageFolderDataset } = await import('@headbench/data');
   const { sgd } = await import('@headbench/trainers');
   const { mobilenetv2 } = await import('@headbench/backbones');
   const { gap } = await import('@headbench/heads-gap');

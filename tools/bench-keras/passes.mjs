@@ -9,7 +9,8 @@
 //   npm run bench:passes -- --configs 0.35@96 --rounds 6
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
-import { composeModel, median, tf } from '@headbench/core';
+import { composeModel, tf } from '@headbench/core';
+import { median } from '@headbench/stats';
 import { compileInference } from '@headbench/engine';
 import { mobilenetv2 } from '@headbench/backbones';
 import { gap } from '@headbench/heads-gap';

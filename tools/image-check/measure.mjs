@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Measures core's image check (packages/core/src/data/image-check.ts), which refuses broken
+// Measures the image check of @headbench/data (packages/data/src/image-check.ts), which refuses broken
 // image files before TensorFlow's decoder sees them (and prints to stderr):
 //   1. no false refusals: every real image (flowers-mini, ../shared flower_photos, progressive
 //      and grayscale JPEGs, PNGs) passes the check and decodes;
@@ -18,9 +18,10 @@ import { fileURLToPath } from 'node:url';
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const core = path.join(root, 'packages/core/dist');
-const { tf } = await import(path.join(core, 'index.js'));
-const { checkImageBytes } = await import(path.join(core, 'data/image-check.js'));
+const engine = path.join(root, 'packages/engine/dist');
+const data = path.join(root, 'packages/data/dist');
+const { tf } = await import(path.join(engine, 'index.js'));
+const { checkImageBytes } = await import(path.join(data, 'image-check.js'));
 
 const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 7;
@@ -97,7 +98,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-check-'));
 cases.forEach(([, bytes], i) => fs.writeFileSync(path.join(dir, `${i}.bin`), bytes));
 const child = `
 import fs from 'node:fs';
-const { tf } = await import(${JSON.stringify(path.join(core, 'index.js'))});
+const { tf } = await import(${JSON.stringify(path.join(engine, 'index.js'))});
 for (let i = 0; i < ${cases.length}; i++) {
   process.stderr.write('@@case ' + i + '\\n');
   let ok = true;

@@ -1,5 +1,5 @@
 """Reference values for headbench's statistics (packages/core/src/stats), computed with SciPy and
-NumPy. Writes packages/core/src/stats/fixtures/scipy-reference.json, which the TypeScript tests
+NumPy. Writes packages/stats/src/fixtures/scipy-reference.json, which the TypeScript tests
 compare against. Run with the Keras venv (it has SciPy):
 
     ~/.cache/headbench/keras-venv/bin/python tools/stats-reference/make_fixture.py
@@ -11,7 +11,7 @@ import numpy as np
 import scipy
 from scipy import integrate, optimize, stats
 
-OUT = pathlib.Path(__file__).resolve().parents[2] / "packages/core/src/stats/fixtures/scipy-reference.json"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "packages/stats/src/fixtures/scipy-reference.json"
 
 
 def t_quantiles():

@@ -1,4 +1,4 @@
-import { describeBackboneConformance } from '@headbench/core/testing';
+import { describeBackboneConformance } from '@headbench/testing';
 import { efficientnetb0, mobilenetv2, mobilenetv3small, resnet50v2 } from './index.js';
 
 // Kept cheap: random seeded weights, the narrowest alpha, small inputs. 16 and 31 are below

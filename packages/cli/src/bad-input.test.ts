@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunResults } from '@headbench/core';
+import type { RunResults } from '@headbench/results';
 import { FLOWERS_MINI } from './presets.js';
 import { buildCli, headbench, packagesDir, type Result, type RunAs } from './testing/cli.js';
 

@@ -206,3 +206,36 @@ describe('bin/headbench.js', () => {
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 1, stderr: 'headbench: the command is not built; run npm install (or npm run build) first\n' });
   });
 });
+
+describe('--help', () => {
+  /** Each option of a help text with its description, wrapped lines joined. */
+  const optionsOf = (help: string) =>
+    help
+      .split(/\n(?= {2}-)/)
+      .slice(1)
+      .map((block) => block.trim().replace(/\s+/g, ' '));
+  const commandsOf = (help: string) =>
+    (help.split('\nCommands:\n')[1] ?? '')
+      .split('\n')
+      .map((l) => /^ {2}(\S+)/.exec(l)?.[1])
+      .filter((c): c is string => c !== undefined && c !== 'help');
+
+  it('says each default once, in every command and subcommand', async () => {
+    const top = await headbench(['--help']);
+    expect(top.status).toBe(0);
+    const commands = commandsOf(top.stdout);
+    expect(commands).toEqual(expect.arrayContaining(['run', 'params', 'bench', 'report', 'compare', 'merge', 'export', 'cache']));
+    const helps: [string, string][] = [['headbench', top.stdout]];
+    for (const command of commands) {
+      const r = await headbench([command, '--help']);
+      expect(r.status, command).toBe(0);
+      helps.push([command, r.stdout]);
+      for (const sub of commandsOf(r.stdout)) helps.push([`${command} ${sub}`, (await headbench([command, sub, '--help'])).stdout]);
+    }
+    expect(helps.map(([name]) => name)).toEqual(expect.arrayContaining(['cache list', 'cache clear']));
+    const twice = helps.flatMap(([name, help]) => optionsOf(help).filter((o) => (o.match(/default:/g) ?? []).length > 1).map((o) => `${name}: ${o}`));
+    expect(twice).toEqual([]);
+    const bench = helps.find(([name]) => name === 'bench')![1];
+    expect(optionsOf(bench).find((o) => o.startsWith('--batch-size'))).toBe('--batch-size <n> images per training step and per inference call (default: 32)');
+  });
+});

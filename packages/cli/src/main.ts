@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-// The formats of @headbench/core's formatTable, repeated so that --help does not load TensorFlow.
+// The formats of @headbench/results' formatTable, repeated so that --help does not load TensorFlow.
 const FORMATS = ['md', 'csv', 'json'] as const;
 
 // Only commander is imported up front: `--help` and usage mistakes answer without loading
@@ -166,13 +166,13 @@ export function createProgram(): Command {
     .command('bench')
     .description('time the training step and inference of every backbone x head x trainer with tinybench, on random input (no dataset)'))
     .option('--trainer <spec>', 'trainer whose step is timed, as name or name:key=value,...; repeatable (default: sgd)', collect)
-    .option('--batch-size <n>', 'images per training step and per inference call (default: 32)', integer(1), 32)
-    .option('--classes <n>', 'number of classes of the head (default: 5)', integer(2), 5)
-    .option('--lr <rate>', 'learning rate of the timed step (default: 0.01)', positive, 0.01)
-    .option('--epochs <n>', 'epochs the trainers\' recipes are made for: their schedules and stages (default: 5)', integer(1), 5)
-    .option('--seed <n>', 'seed of initialisation and input (default: 1)', integer(0), 1)
-    .option('--min-samples <n>', 'fewest timed calls per task, after warm-up (default: 10)', integer(2), 10)
-    .option('--min-time <ms>', 'time each task at least this long (default: 2000)', integer(0), 2000)
+    .option('--batch-size <n>', 'images per training step and per inference call', integer(1), 32)
+    .option('--classes <n>', 'number of classes of the head', integer(2), 5)
+    .option('--lr <rate>', 'learning rate of the timed step', positive, 0.01)
+    .option('--epochs <n>', 'epochs the trainers\' recipes are made for: their schedules and stages', integer(1), 5)
+    .option('--seed <n>', 'seed of initialisation and input', integer(0), 1)
+    .option('--min-samples <n>', 'fewest timed calls per task, after warm-up', integer(2), 10)
+    .option('--min-time <ms>', 'time each task at least this long', integer(0), 2000)
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('md'))
     .option('--quiet', 'no progress lines')
     .action(async (_options: unknown, command: Command) => {
@@ -199,8 +199,8 @@ export function createProgram(): Command {
     .description('compare current results with a baseline: exit 1 on a regression beyond both its threshold and the measured noise, or a missing combination')
     .argument('<baseline>', 'the baseline results.json or run folder')
     .argument('<current>', 'the current results.json or run folder')
-    .option('--step-time <fraction>', 'flag a median train step slower by more than this fraction (default: 0.10)', positive, 0.1)
-    .option('--accuracy <points>', 'flag a final val accuracy lower by more than this, in [0, 1] (default: 0.02)', positive, 0.02)
+    .option('--step-time <fraction>', 'flag a median train step slower by more than this fraction', positive, 0.1)
+    .option('--accuracy <points>', 'flag a final val accuracy lower by more than this, in [0, 1]', positive, 0.02)
     .addOption(new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'))
     .action(async (baseline: string, current: string, options: { stepTime: number; accuracy: number; format: 'md' | 'json' }) => {
       const { compareCommand } = await load(() => import('./commands/compare.js'));

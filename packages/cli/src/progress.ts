@@ -1,6 +1,7 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { formatBytes, type DatasetEvent, type RunEvent } from '@headbench/core';
+import { type RunEvent } from '@headbench/core';
+import { formatBytes, type DatasetEvent } from '@headbench/data';
 
 export type ProgressMode = 'bar' | 'json' | 'quiet';
 

@@ -1,23 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
-import { median } from './stats/index.js';
 import { compileInference, createTrainStep, sgdConfig, tf } from '@headbench/engine';
+import type { ModelBench, TaskTiming } from '@headbench/results';
+import { median } from '@headbench/stats';
 import type { TrainerPlugin } from './plugin.js';
 import { checkRecipe, freeze, stageStepConfig } from './trainer.js';
-
-/** What tinybench measured for one task, in its own field names (milliseconds). */
-export interface TaskTiming {
-  name: string;
-  samples: number;
-  latency: { p50: number; p99: number; mean: number; rme: number; min: number; max: number };
-  /** Calls per second (tinybench's `throughput.mean`). */
-  throughput: number;
-  /** The first call, before any warm-up: graph set-up and kernel selection. */
-  coldMs: number;
-  warmupCalls: number;
-  /** `tf.memory().numTensors` before and after the timed calls; growth is a leak. */
-  tensors: { before: number; after: number; leakedPerCall: number };
-}
 
 export interface TimingOptions {
   /** The fewest timed calls (default 10). */
@@ -85,21 +72,6 @@ export interface ModelBenchOptions extends TimingOptions {
   trainer?: { plugin: TrainerPlugin; epochs: number; stepsPerEpoch: number; backboneLayers?: readonly tf.layers.Layer[] };
   /** Called before each of the three timings, for progress displays. */
   onTask?: (name: 'train step' | 'inference' | 'inference batch 1') => void;
-}
-
-export interface ModelBench {
-  train: TaskTiming;
-  inference: TaskTiming;
-  inferenceSingle: TaskTiming;
-  imagesPerSecond: { train: number; inference: number };
-  /** How inference ran: one TensorFlow graph, or eager ops (and why). */
-  inferenceEngine: { engine: 'graph' | 'eager'; reason?: string };
-  /** How the training step ran: one TensorFlow graph, or eager ops (and why). */
-  trainEngine: { engine: 'graph' | 'eager'; reason?: string };
-  /** Which of the trainer's stages was timed (1-based) and whether it trained the whole model, with several stages. */
-  stage?: { index: number; of: number; train: 'all' | 'head' };
-  /** Peak resident memory of the process so far, in MB. */
-  peakRssMB: number;
 }
 
 /**

@@ -1,14 +1,7 @@
 import { tf } from '@headbench/engine';
-import { UsageError } from './errors.js';
+import { UsageError } from '@headbench/errors';
+import type { ParamCounts } from '@headbench/results';
 import type { Backbone, BackbonePlugin, FeatureShape, HeadPlugin } from './plugin.js';
-
-export interface ParamCounts {
-  total: number;
-  trainable: number;
-  nonTrainable: number;
-  /** The head's parameters (everything that is not the backbone's). */
-  head: number;
-}
 
 function size(weights: readonly tf.LayerVariable[]): number {
   return weights.reduce((sum, w) => sum + w.shape.reduce<number>((p, d) => p * (d ?? 1), 1), 0);

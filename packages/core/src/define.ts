@@ -1,5 +1,5 @@
 import type { tf } from '@headbench/engine';
-import { UsageError } from './errors.js';
+import { UsageError } from '@headbench/errors';
 import { resolveOptions, type OptionsSchema, type ResolvedOptions, type UserOptions } from './options.js';
 import type { Backbone, BackboneBuildContext, BackbonePlugin, FeatureShape, HeadBuildContext, HeadPlugin, PluginMeta, RecipeContext, TrainerPlugin, TrainingRecipe } from './plugin.js';
 

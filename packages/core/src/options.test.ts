@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from './errors.js';
+import { UsageError } from '@headbench/errors';
 import { coerceOptionStrings, formatSpecifier, parseSpecifier, resolveOptions, type OptionsSchema } from './options.js';
 
 const schema = {

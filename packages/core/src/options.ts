@@ -1,4 +1,4 @@
-import { UsageError } from './errors.js';
+import { UsageError } from '@headbench/errors';
 
 /** One option a plugin declares: its type, default, allowed values and what it does. */
 export type OptionSpec =

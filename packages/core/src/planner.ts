@@ -1,7 +1,5 @@
-import { UsageError } from './errors.js';
-
-/** The trainer every plan has unless it names others: plain SGD, the seed experiment's. */
-export const DEFAULT_TRAINER = 'sgd';
+import { UsageError } from '@headbench/errors';
+import { DEFAULT_TRAINER } from '@headbench/results';
 
 /**
  * A trainer of the plan, with the learning rates it trains at when they are its own: SGD and

@@ -65,7 +65,7 @@ export interface HeadPlugin extends PluginBase<'head'> {
   /**
    * Optional: the parameters `build` creates for this feature map and class count, without
    * building. Makes the formula a head documents executable; the conformance kit
-   * (`@headbench/core/testing`) checks it against the built model.
+   * (`@headbench/testing`) checks it against the built model.
    */
   paramCount?(featureShape: FeatureShape, classes: number): number;
 }

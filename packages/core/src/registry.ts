@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '@headbench/errors';
 import { coerceOptionStrings, parseSpecifier } from './options.js';
 import { describeValue, notAPlugin, type Plugin, type PluginFactory, type PluginKind, type PluginOfKind } from './plugin.js';
 

@@ -1,22 +1,28 @@
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { ImageDataset, ImageSplit } from '@headbench/data';
 import { describeSignal, tf } from '@headbench/engine';
+import { UsageError, writeFileAtomic } from '@headbench/errors';
+import {
+  environment,
+  openResultsFolder,
+  RESULTS_SCHEMA,
+  RESULTS_SCHEMA_VERSION,
+  withStatistics,
+  writeTables,
+  type ModelBench,
+  type ResultRow,
+  type ResultsFolder,
+  type ResultsMode,
+  type RunRecord,
+  type RunResults,
+} from '@headbench/results';
+import { correctnessRecord, median, quantile, type CorrectnessRecord } from '@headbench/stats';
 import { composeModel, type ComposedModel } from './compose.js';
-import type { ImageDataset } from './data/dataset.js';
-import { UsageError } from './errors.js';
 import { formatSpecifier } from './options.js';
 import type { Combination } from './planner.js';
 import type { TrainerPlugin } from './plugin.js';
 import type { PluginRegistry } from './registry.js';
-import { writeFileAtomic } from './files.js';
-import { environment, RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, withStatistics, type ResultRow, type ResultsMode, type RunRecord, type RunResults } from './results.js';
-import { openResultsFolder, RESULT_FILES, type ResultsFolder } from './results-folder.js';
-import { median, quantile } from './stats/index.js';
-import { renderSummary, resultsCsv } from './summary.js';
-import { correctnessRecord, type CorrectnessRecord } from './stats/correctness.js';
-import type { ImageSplit } from './data/dataset.js';
 import { fitModel, type TrainOutcome, type TrainProgress } from './trainer.js';
-import type { ModelBench } from './bench.js';
 
 export interface RunSettings {
   inputSize: number;
@@ -66,28 +72,9 @@ export interface RunOptions extends RunSettings {
   afterTraining?: (model: tf.LayersModel, row: ResultRow, context: { trainer: TrainerPlugin; backboneLayers: readonly tf.layers.Layer[] }) => Promise<ModelBench>;
 }
 
-export { RESULT_FILES };
-
 function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n').filter(Boolean).slice(0, 2).join(' ');
-}
-
-/** Writes results.csv and summary.md (of results with their statistics), each atomically. */
-function writeTables(outDir: string, derived: RunResults): void {
-  writeFileAtomic(path.join(outDir, RESULT_FILES.csv), resultsCsv(derived));
-  writeFileAtomic(path.join(outDir, RESULT_FILES.markdown), renderSummary(derived));
-}
-
-/**
- * Writes results.json, results.csv and summary.md, each atomically, with `groups` and
- * `comparisons` recomputed from the rows; returns what it wrote.
- */
-export function writeResults(outDir: string, results: RunResults): RunResults {
-  const derived = withStatistics(results);
-  writeFileAtomic(path.join(outDir, RESULT_FILES.json), `${JSON.stringify(derived, null, 2)}\n`);
-  writeTables(outDir, derived);
-  return derived;
 }
 
 /** A plugin as rows name it: its canonical specifier and version. */

@@ -1,19 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { compileInference, createTrainStep, tf, type InferenceModel, type TrainStep, type TrainStepConfig } from '@headbench/engine';
-import { UsageError } from './errors.js';
+import { batches, batchTensors, type ImageBatch, type ImageSplit } from '@headbench/data';
+import { UsageError } from '@headbench/errors';
+import type { Engine, Engines, EpochMetrics } from '@headbench/results';
+import { deriveSeed, seededRandom, shuffledIndices } from '@headbench/stats';
 import type { TrainerPlugin, TrainingRecipe, TrainingStage } from './plugin.js';
-import { deriveSeed, seededRandom, shuffledIndices } from './random.js';
-import { batches, batchTensors, type ImageBatch } from './data/batches.js';
-import type { ImageSplit } from './data/dataset.js';
-
-export interface EpochMetrics {
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  valLoss: number;
-  valAccuracy: number;
-  seconds: number;
-}
 
 export type TrainProgress =
   | { type: 'step'; epoch: number; epochs: number; step: number; steps: number; loss: number }
@@ -67,19 +58,6 @@ export interface TrainOutcome {
   tensors: { afterFirstStep: number; afterLastStep: number; leaked: number };
   /** How training and evaluation ran: one TensorFlow graph each, or eager ops and why. */
   engines: Engines;
-}
-
-export interface Engine {
-  engine: 'graph' | 'eager';
-  reason?: string;
-}
-
-export interface Engines {
-  /** How the training step ran; with several stages, eager if any stage was, with its reason. */
-  train: Engine;
-  inference: Engine;
-  /** With several stages: each stage's step. */
-  stages?: Engine[];
 }
 
 /**

@@ -1,4 +1,4 @@
-import { describeHeadConformance } from '@headbench/core/testing';
+import { describeHeadConformance } from '@headbench/testing';
 import gap from './index.js';
 
 describeHeadConformance(gap);

@@ -1,5 +1,5 @@
 import { tf } from '@headbench/core';
-import { describeHeadConformance } from '@headbench/core/testing';
+import { describeHeadConformance } from '@headbench/testing';
 import { describe, expect, it } from 'vitest';
 import gmp from './index.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { benjaminiHochberg, eDivisive, imageShift, permutationPValue, shiftEstimate, splitSegment, type NightValue } from './changes.js';
-import { seededRandom } from './from-core.js';
+import { seededRandom } from './upstream.js';
 import reference from './fixtures/scipy-reference.json' with { type: 'json' };
 
 /** A standard normal from a seeded uniform (Box-Muller). */

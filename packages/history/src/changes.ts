@@ -1,5 +1,5 @@
 import tCdfImpl from '@stdlib/stats-base-dists-t-cdf';
-import { deriveSeed, seededRandom, tQuantile } from './from-core.js';
+import { deriveSeed, seededRandom, tQuantile } from './upstream.js';
 
 
 /**

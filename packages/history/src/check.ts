@@ -1,6 +1,6 @@
 import { benjaminiHochberg, imageShift, shiftEstimate, splitSegment, type NightValue, type SegmentationOptions, type SplitPoint } from './changes.js';
 import type { HistoryData, StoredNight, StoredRecord, StoredRow } from './database.js';
-import { decodeCorrect } from './from-core.js';
+import { decodeCorrect } from './upstream.js';
 
 /** The metrics `check` follows, per cell. Timings are compared only within one testbed. */
 export const METRICS = {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { DEFAULT_TRAINER, describeOneDnn, mergeResults, readResults, UsageError, type ResultRow, type RunResults } from './from-core.js';
+import { DEFAULT_TRAINER, describeOneDnn, mergeResults, readResults, UsageError, type ResultRow, type RunResults } from './upstream.js';
 
 /** What the `headbench_history` table says of a database this package wrote. */
 export const HISTORY_SCHEMA = 'headbench/history';

@@ -1,6 +1,6 @@
 import { METRICS, type Change, type CheckResult } from './check.js';
 import type { HistoryData, StoredNight, StoredRow } from './database.js';
-import { tQuantile } from './from-core.js';
+import { tQuantile } from './upstream.js';
 
 /** A night's value of one metric: the mean over seeds with its 95% t interval (null with one seed). */
 export interface NightPoint {

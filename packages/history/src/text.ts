@@ -1,5 +1,5 @@
 import { METRICS, type Change, type CheckResult } from './check.js';
-import { formatTable, type Column } from './from-core.js';
+import { formatTable, type Column } from './upstream.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
 const points = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;

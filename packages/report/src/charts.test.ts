@@ -1,4 +1,4 @@
-import type { ResultRow } from '@headbench/core';
+import type { ResultRow } from '@headbench/results';
 import { describe, expect, it } from 'vitest';
 import { groupLabel, labelOf } from './charts.js';
 

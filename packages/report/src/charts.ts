@@ -1,5 +1,6 @@
 import * as echarts from 'echarts';
-import { describeValues, groupId, type Group, type HeadComparison, type ResultRow, type RunResults } from '@headbench/core';
+import { groupId, type Group, type HeadComparison, type ResultRow, type RunResults } from '@headbench/results';
+import { describeValues } from '@headbench/stats';
 
 /** One chart, rendered to an SVG string, with the names of its series (what the browser test checks). */
 export interface Chart {

@@ -1,5 +1,5 @@
 import * as echarts from 'echarts';
-import { formatTable } from '@headbench/core';
+import { formatTable } from '@headbench/results';
 import { CHANGE_COLUMNS, METRICS, type CellHistory, type Change, type HistoryReport } from '@headbench/history';
 import type { Chart } from './charts.js';
 

@@ -6,7 +6,8 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { renderHtml, reportCharts } from './html.js';
 import { renderMarkdown } from './markdown.js';
-import { correctnessRecord, deriveSeed, RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, seededRandom, type ResultRow, type RunResults } from '@headbench/core';
+import { RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, type ResultRow, type RunResults } from '@headbench/results';
+import { correctnessRecord, deriveSeed, seededRandom } from '@headbench/stats';
 
 /**
  * A results file shaped like a 3-seed default-preset run with a test split: gap and flatten at

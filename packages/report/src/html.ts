@@ -9,7 +9,7 @@ import {
   type Column,
   type HeadComparison,
   type RunResults,
-} from '@headbench/core';
+} from '@headbench/results';
 import { accuracyBars, accuracyVersusParams, forestPlot, learningCurves, stepTimeBars, type Chart } from './charts.js';
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -1,4 +1,4 @@
-import { describeOneDnn, renderSummary, withStatistics, type RunResults } from '@headbench/core';
+import { describeOneDnn, renderSummary, withStatistics, type RunResults } from '@headbench/results';
 
 /** The summary for a CI job summary (`$GITHUB_STEP_SUMMARY`): groups, verdicts and the environment in one line. */
 export function renderMarkdown(input: RunResults, title = 'headbench results'): string {

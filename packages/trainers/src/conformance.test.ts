@@ -1,5 +1,5 @@
 import { defineTrainer } from '@headbench/core';
-import { describeTrainerConformance } from '@headbench/core/testing';
+import { describeTrainerConformance } from '@headbench/testing';
 import { adam, adamw, rmsprop, sgd } from './index.js';
 
 // The kit on each built-in, with its two-stage recipe (freezeEpochs) and with augmentation, label

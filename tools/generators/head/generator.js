@@ -44,6 +44,8 @@ export async function headGenerator(tree, options) {
   const factory = RESERVED.has(camel) ? `${camel}Head` : camel;
   /** @type {{ version: string }} */
   const core = readJson(tree, 'packages/core/package.json');
+  /** @type {{ version: string }} */
+  const testing = readJson(tree, 'packages/testing/package.json');
 
   generateFiles(tree, FILES, root, {
     name,
@@ -53,6 +55,7 @@ export async function headGenerator(tree, options) {
     descriptionTs: description.replace(/\\/g, '\\\\').replace(/'/g, "\\'"),
     descriptionJson: JSON.stringify(description),
     coreVersion: core.version,
+    testingVersion: testing.version,
     tmpl: '',
   });
 

@@ -7,16 +7,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { logger, readJson, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { checkHeadConformance } from '@headbench/core/testing';
+import { checkHeadConformance } from '@headbench/testing';
 import headGeneratorDefault, { headGenerator } from './generator.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 
-/** A virtual workspace with what the generator reads: core's package.json and the root tsconfig. */
+/** A virtual workspace with what the generator reads: core's and the kit's package.json and the root tsconfig. */
 function workspace(): Tree {
   const tree = createTreeWithEmptyWorkspace({ formatter: 'none' });
-  for (const file of ['packages/core/package.json', 'tsconfig.json', 'packages/heads-gap/package.json']) tree.write(file, read(file));
+  for (const file of ['packages/core/package.json', 'packages/testing/package.json', 'tsconfig.json', 'packages/heads-gap/package.json']) tree.write(file, read(file));
   return tree;
 }
 
@@ -53,14 +53,14 @@ describe('the head generator', () => {
       version: '0.1.0',
       description: 'GlobalAveragePooling2D + Dense(classes), logits',
     });
-    expect(pkg).toMatchObject({ type: 'module', files: ['dist'], sideEffects: false, peerDependencies: { '@headbench/core': '0.1.0' }, devDependencies: { '@headbench/core': '0.1.0' } });
+    expect(pkg).toMatchObject({ type: 'module', files: ['dist'], sideEffects: false, peerDependencies: { '@headbench/core': '0.1.0' }, devDependencies: { '@headbench/core': '0.1.0', '@headbench/testing': '0.1.0' } });
     for (const file of ['tsconfig.json', 'tsconfig.spec.json', 'vitest.config.ts']) expect(tree.read(`${root}/${file}`, 'utf8')).toBe(read(`packages/heads-gap/${file}`));
 
     const source = tree.read(`${root}/src/index.ts`, 'utf8');
     expect(source).toContain("meta: { name: 'attention-pool', version, description: 'GlobalAveragePooling2D + Dense(classes), logits' }");
     expect(source).toContain('export function attentionPool(options?: Parameters<typeof make>[0]): HeadPlugin {');
     expect(source).toContain('export default attentionPool;');
-    expect(tree.read(`${root}/src/index.test.ts`, 'utf8')).toContain("import { describeHeadConformance } from '@headbench/core/testing';\nimport attentionPool from './index.js';");
+    expect(tree.read(`${root}/src/index.test.ts`, 'utf8')).toContain("import { describeHeadConformance } from '@headbench/testing';\nimport attentionPool from './index.js';");
     expect(tree.read(`${root}/README.md`, 'utf8')).toMatch(/^# @headbench\/heads-attention-pool\n/);
 
     const references = (readJson(tree, 'tsconfig.json') as { references: { path: string }[] }).references.map((r) => r.path);

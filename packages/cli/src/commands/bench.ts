@@ -1,18 +1,20 @@
 import {
-  describeOneDnn,
   achievedGflops,
   benchModel,
   cpuPeak,
   composeModel,
+  type CpuPeak,
+} from '@headbench/core';
+import {
+  describeOneDnn,
   environment,
   formatTable,
   type Column,
-  type CpuPeak,
   type Environment,
   type Format,
   type ModelBench,
   type ParamCounts,
-} from '@headbench/core';
+} from '@headbench/results';
 import { multiplyAdds } from '@headbench/engine';
 import { DEFAULTS, loadConfig, loadPlugins } from '../config.js';
 import { canonical, trainersOf, unique, withoutWeights } from '../specifiers.js';

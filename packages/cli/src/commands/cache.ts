@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { cacheRoot, clearImageCache, formatBytes, imageCacheDir, listImageCache, type CacheEntry } from '@headbench/core';
+import { cacheRoot, clearImageCache, formatBytes, imageCacheDir, listImageCache, type CacheEntry } from '@headbench/data';
 
 const STATUS: Record<CacheEntry['status'], string> = {
   ok: 'ok',

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { compareResults, formatTable, readResults, type Column, type Comparison, type MetricComparison } from '@headbench/core';
+import { compareResults, formatTable, readResults, type Column, type Comparison, type MetricComparison } from '@headbench/results';
 
 export interface CompareOptions {
   stepTime: number;

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { readResults, toGab, writeFileAtomic } from '@headbench/core';
+import { writeFileAtomic } from '@headbench/errors';
+import { readResults, toGab } from '@headbench/results';
 
 /** github-action-benchmark's two custom formats, one file each. */
 export function exportGab(input: string, outDir: string, cwd: string): string {

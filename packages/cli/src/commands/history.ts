@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { makeFolder, writeFileAtomic } from '@headbench/core';
+import { makeFolder, writeFileAtomic } from '@headbench/errors';
 import { addNight, checkHistory, checkText, History, historyReport, prepareNight, readHistory, readNight } from '@headbench/history';
 import { renderHistoryHtml, renderHistoryMarkdown } from '@headbench/report';
 

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { lockFolder, makeFolder, mergeResults, readResults, renderSummary, UsageError, writeResults } from '@headbench/core';
+import { UsageError } from '@headbench/core';
+import { makeFolder } from '@headbench/errors';
+import { lockFolder, mergeResults, readResults, renderSummary, writeResults } from '@headbench/results';
 
 /**
  * Joins the results of the shards of one plan (or of extended runs) into one folder

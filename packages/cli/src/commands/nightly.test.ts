@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunResults } from '@headbench/core';
+import type { RunResults } from '@headbench/results';
 import { buildCli, headbench } from '../testing/cli.js';
 
 // The nightly job's commands on a real (small) run: bench, report, compare, export.

@@ -1,7 +1,8 @@
-import { checkRecipe, composeModel, countParams, freeze, UsageError, type FeatureShape, type ParamCounts, type PluginRegistry } from '@headbench/core';
+import { checkRecipe, composeModel, countParams, freeze, UsageError, type FeatureShape, type PluginRegistry } from '@headbench/core';
+import { type ParamCounts } from '@headbench/results';
 import { canonical, trainersOf, unique, withoutWeights } from '../specifiers.js';
 import { DEFAULTS, loadConfig, loadPlugins } from '../config.js';
-import { formatTable, type Column, type Format } from '@headbench/core';
+import { formatTable, type Column, type Format } from '@headbench/results';
 
 export interface ParamsRequest {
   backbones: readonly string[];

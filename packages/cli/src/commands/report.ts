@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { readResults, writeFileAtomic } from '@headbench/core';
+import { writeFileAtomic } from '@headbench/errors';
+import { readResults } from '@headbench/results';
 import { renderHtml, renderMarkdown } from '@headbench/report';
 
 /** Writes the HTML page (and the Markdown summary when asked) for a results file or run folder. */

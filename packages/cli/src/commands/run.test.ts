@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunResults } from '@headbench/core';
+import type { RunResults } from '@headbench/results';
 import { FLOWERS_MINI } from '../presets.js';
 import { buildCli, headbench } from '../testing/cli.js';
 

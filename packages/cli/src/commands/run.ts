@@ -4,25 +4,29 @@ import path from 'node:path';
 import {
   benchModel,
   checkRecipe,
-  DEFAULT_TRAINER,
-  imageFolderDataset,
-  openResultsFolder,
   parseShard,
-  parseSize,
   plan,
   runPlan,
   shardOf,
-  syntheticDataset,
   UsageError,
+  type PluginRegistry,
+  type TrainerAxis,
+} from '@headbench/core';
+import {
+  imageFolderDataset,
+  parseSize,
+  syntheticDataset,
+  type DatasetEvent,
+  type ImageDataset,
+} from '@headbench/data';
+import {
+  DEFAULT_TRAINER,
+  openResultsFolder,
   renderSummary,
   RESULT_FILES,
   tensorboardLogger,
-  type DatasetEvent,
-  type ImageDataset,
-  type PluginRegistry,
   type RunResults,
-  type TrainerAxis,
-} from '@headbench/core';
+} from '@headbench/results';
 import { loadConfig, loadPlugins, type HeadbenchConfig } from '../config.js';
 import { PRESETS, RUN_DEFAULTS, type RunPlanSettings } from '../presets.js';
 import { trainersOf } from '../specifiers.js';

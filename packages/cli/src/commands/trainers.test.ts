@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunResults } from '@headbench/core';
+import type { RunResults } from '@headbench/results';
 import { TRAINERS } from '../main.js';
 import { BUILTINS } from '../builtins.js';
 import { buildCli, headbench, packagesDir } from '../testing/cli.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { decodeCorrect, deriveSeed, encodeCorrect, seededRandom, type ResultRow, type RunResults } from '../from-core.js';
+import { decodeCorrect, deriveSeed, encodeCorrect, seededRandom, type ResultRow, type RunResults } from '../upstream.js';
 
 /**
  * A real 3-seed run (`headbench run --head gap --head flatten --head gmp --lr 0.01 --seed 1
