@@ -178,7 +178,21 @@ describe('the head conformance kit', () => {
       }
     }
     const leaky = headWith({ build: (f, context) => new Leaky({}).apply(good.build(f, context, { hidden: 0 })) as T });
-    expect(await failure(checkHeadNoLeak(leaky))).toMatch(
+    // Its call is traced into the training graph (four calls while the step is built, none per
+    // step), so what it keeps shows when the model is disposed.
+    expect(await failure(checkHeadNoLeak(leaky))).toBe(
+      'head "good-head", no tensor leak: disposing the model and the optimizer left 4 tensors that building the head created; a layer holds tensors it does not dispose',
+    );
+    // Run eagerly (a random op the trace refuses), it leaks at every step.
+    class LeakyNoisy extends tf.layers.Layer {
+      static readonly className = 'LeakyNoisy';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        tf.keep(tf.ones([1]));
+        return tf.tidy(() => tf.add(Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs, tf.mul(tf.randomUniform([1]), 0)));
+      }
+    }
+    const leakyEager = headWith({ build: (f, context) => new LeakyNoisy({}).apply(good.build(f, context, { hidden: 0 })) as T });
+    expect(await failure(checkHeadNoLeak(leakyEager))).toMatch(
       /^head "good-head", no tensor leak: tensors after each of 4 SGD steps: (\d+), \d+, \d+, \d+; after the first step the count must stay at \1, but step 2 left 1 more \(a layer keeps or creates tensors outside tf.tidy\)$/,
     );
     class Broken extends tf.layers.Layer {
@@ -209,11 +223,19 @@ describe('the head conformance kit', () => {
   });
 
   it('fails a head whose inference cannot run as a graph, unless it says so, and a translation that computes something else', async () => {
-    const upsampling = headWith({ build: (f, context) => good.build(tf.layers.upSampling2d({ size: [2, 2], name: 'grow' }).apply(f) as T, context, { hidden: 0 }) });
-    expect(await failure(checkHeadInferenceGraph(upsampling))).toBe(
-      'head "good-head", inference graph: inference runs eagerly, op by op: layer grow (UpSampling2D) has no TensorFlow graph translation; add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path',
+    /** Copies its input through JavaScript: nothing a traced graph can follow. */
+    class RoundTrip extends tf.layers.Layer {
+      static readonly className = 'HeadbenchTestRoundTrip';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        const x = Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs;
+        return tf.tensor(x.dataSync(), x.shape);
+      }
+    }
+    const roundTrip = headWith({ build: (f, context) => good.build(new RoundTrip({ name: 'copy' }).apply(f) as T, context, { hidden: 0 }) });
+    expect(await failure(checkHeadInferenceGraph(roundTrip))).toBe(
+      'head "good-head", inference graph: inference runs eagerly, op by op: layer copy (HeadbenchTestRoundTrip) its output takes a value made in JavaScript that differs between traces (random, read from the data, or shaped by the batch in a way the graph cannot follow); write the layer\'s call with tfjs ops a trace can follow, add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path',
     );
-    await expect(checkHeadInferenceGraph(upsampling, { eagerInference: true })).resolves.toBeUndefined();
+    await expect(checkHeadInferenceGraph(roundTrip, { eagerInference: true })).resolves.toBeUndefined();
 
     class Doubler extends tf.layers.Layer {
       static readonly className = 'HeadbenchTestDoubler';
@@ -237,7 +259,7 @@ describe('the head conformance kit', () => {
   it('fails a head whose training step cannot run as a graph, unless it says so', async () => {
     const dropping = headWith({ build: (f, context) => good.build(tf.layers.dropout({ rate: 0.3, name: 'drop' }).apply(f) as T, context, { hidden: 0 }) });
     expect(await failure(checkHeadTrainingGraph(dropping))).toBe(
-      'head "good-head", training graph: the training step runs eagerly, op by op: layer drop (Dropout) drops units at random in training, which the training graph does not do; add a training translator for that layer class to trainTranslators from @headbench/core, or pass { eagerTraining: true } to the kit to accept the slower path',
+      'head "good-head", training graph: the training step runs eagerly, op by op: layer drop (Dropout) drops units at random in training, which the training graph does not do; write the layer\'s call with tfjs ops a trace can follow, add a training translator for that layer class to trainTranslators from @headbench/core, or pass { eagerTraining: true } to the kit to accept the slower path',
     );
     await expect(checkHeadTrainingGraph(dropping, { eagerTraining: true })).resolves.toBeUndefined();
     await expect(checkHeadTrainingGraph(headWith({}), { options: { hidden: 8 } })).resolves.toBeUndefined();
