@@ -233,7 +233,7 @@ describe('the head conformance kit', () => {
     }
     const roundTrip = headWith({ build: (f, context) => good.build(new RoundTrip({ name: 'copy' }).apply(f) as T, context, { hidden: 0 }) });
     expect(await failure(checkHeadInferenceGraph(roundTrip))).toBe(
-      'head "good-head", inference graph: inference runs eagerly, op by op: layer copy (HeadbenchTestRoundTrip) its output takes a value made in JavaScript that differs between traces (random, read from the data, or shaped by the batch in a way the graph cannot follow); write the layer\'s call with tfjs ops a trace can follow, add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path',
+      'head "good-head", inference graph: inference runs eagerly, op by op: layer copy (HeadbenchTestRoundTrip) could not be traced into a graph: reads tensor values back in JavaScript (dataSync, arraySync, ...), which a graph cannot follow; write the layer\'s call with tfjs ops a trace can follow, add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path',
     );
     await expect(checkHeadInferenceGraph(roundTrip, { eagerInference: true })).resolves.toBeUndefined();
 

@@ -106,7 +106,7 @@ describe('inference as one TensorFlow graph', () => {
     const model = tf.model({ inputs: input, outputs: logits });
     const inference = await compileInference(model);
     expect(inference.engine).toBe('eager');
-    expect(inference.reason).toBe('layer copy (TestRoundTrip) its output takes a value made in JavaScript that differs between traces (random, read from the data, or shaped by the batch in a way the graph cannot follow)');
+    expect(inference.reason).toBe('layer copy (TestRoundTrip) could not be traced into a graph: reads tensor values back in JavaScript (dataSync, arraySync, ...), which a graph cannot follow');
     const xs = tf.ones([2, 8, 8, 3]);
     const a = inference.predict(xs);
     const b = model.predict(xs) as tf.Tensor;

@@ -122,16 +122,19 @@ function recordOps(known: Map<object, string>, fn: () => Map<string, TensorInfo>
   const made = new Map<object, { op: number; output: number }>();
   const consts: Const[] = [];
   const ops: RecordedOp[] = [];
+  const original = backend.readSync.bind(backend);
+  const readConst = (dataId: object) => original(dataId);
   const refOf = (t: TensorInfo, op: string): Ref => {
     const key = known.get(t.dataId);
     if (key !== undefined) return { kind: 'known', key };
     const source = made.get(t.dataId);
     if (source) return { kind: 'op', ...source };
     dtypeOf(op, t.dtype);
-    consts.push({ values: Array.from(backend.readSync(t.dataId)), shape: [...t.shape], dtype: t.dtype });
+    consts.push({ values: Array.from(readConst(t.dataId)), shape: [...t.shape], dtype: t.dtype });
     return { kind: 'const', index: consts.length - 1 };
   };
-  const { executeSingleOutput, executeMultipleOutputs } = backend;
+  if (tf.getBackend() !== 'tensorflow' || typeof backend.executeSingleOutput !== 'function') throw new Error(`the backend is ${tf.getBackend()}, not tfjs-node's tensorflow`);
+  const { executeSingleOutput, executeMultipleOutputs, readSync } = backend;
   const note = (op: string, attrs: OpAttr[], inputs: TensorInfo[], outputs: TensorInfo[]) => {
     const attr = Object.fromEntries(attrs.map((a) => [a.name, attrOf(backend, op, a)]));
     ops.push({ op, attr, inputs: inputs.map((t) => refOf(t, op)), dtypes: inputs.map((t) => t.dtype), outputs: outputs.length });
@@ -139,6 +142,11 @@ function recordOps(known: Map<object, string>, fn: () => Map<string, TensorInfo>
   };
   let results: Map<string, TensorInfo>;
   const errors: Error[] = [];
+  // A value read back in JavaScript from the inputs, weights or an op's output is data the graph cannot follow.
+  backend.readSync = function (dataId) {
+    if (known.has(dataId) || made.has(dataId)) errors.push(new Error('reads tensor values back in JavaScript (dataSync, arraySync, ...), which a graph cannot follow'));
+    return readSync.call(this, dataId);
+  };
   backend.executeSingleOutput = function (name, attrs, inputs) {
     let refs: Ref[] | undefined;
     try {
@@ -171,6 +179,7 @@ function recordOps(known: Map<object, string>, fn: () => Map<string, TensorInfo>
   } finally {
     backend.executeSingleOutput = executeSingleOutput;
     backend.executeMultipleOutputs = executeMultipleOutputs;
+    backend.readSync = readSync;
   }
   if (errors.length) throw errors[0]!;
   return { ops, consts, results: new Map([...results].map(([key, t]) => [key, refOf(t, 'the result')])) };
