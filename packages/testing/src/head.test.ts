@@ -256,6 +256,30 @@ describe('the head conformance kit', () => {
     }
   });
 
+  it('passes both graph checks for a custom layer written with tfjs ops, with no translation and no eager flag (traced)', async () => {
+    /** GeM pooling with a learnable p: (mean of max(x, eps)^p)^(1/p). */
+    class GeM extends tf.layers.Layer {
+      static readonly className = 'HeadbenchTestGeM';
+      private p!: tf.LayerVariable;
+      override build(): void {
+        this.p = this.addWeight('p', [1], 'float32', tf.initializers.constant({ value: 3 }));
+        this.built = true;
+      }
+      override computeOutputShape(shape: tf.Shape | tf.Shape[]): tf.Shape {
+        return [(shape as tf.Shape)[0]!, (shape as tf.Shape)[3]!];
+      }
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.tidy(() => {
+          const p = this.p.read();
+          return tf.pow(tf.mean(tf.pow(tf.maximum(Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs, 1e-6), p), [1, 2]), tf.div(1, p));
+        });
+      }
+    }
+    const gem = rawHeadWith((f, { classes, seed }) => tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(new GeM({}).apply(f)) as T);
+    await expect(checkHeadInferenceGraph(gem)).resolves.toBeUndefined();
+    await expect(checkHeadTrainingGraph(gem)).resolves.toBeUndefined();
+  });
+
   it('fails a head whose training step cannot run as a graph, unless it says so', async () => {
     const dropping = headWith({ build: (f, context) => good.build(tf.layers.dropout({ rate: 0.3, name: 'drop' }).apply(f) as T, context, { hidden: 0 }) });
     expect(await failure(checkHeadTrainingGraph(dropping))).toBe(
