@@ -60,10 +60,12 @@ export class AttentionPooling extends tf.layers.Layer {
 }
 
 /** A head on a feature map of `shape`: the pooling layer, then Dense logits. */
-export function pooledHead(pool: 'gem' | 'attention' | 'gap', shape: [number, number, number], classes: number, seed = 1): tf.LayersModel {
+export function pooledHead(pool: 'gem' | 'attention' | 'gap', shape: [number, number, number], classes: number, seed = 1, convFirst = false): tf.LayersModel {
   const input = tf.input({ shape });
   const layer = pool === 'gem' ? new GeMPooling({}) : pool === 'attention' ? new AttentionPooling({}) : tf.layers.globalAveragePooling2d({});
-  const pooled = layer.apply(input) as tf.SymbolicTensor;
+  // A trainable convolution before the pooling makes the traced layer's input gradient needed.
+  const features = convFirst ? (tf.layers.conv2d({ filters: shape[2], kernelSize: 1, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), biasInitializer: 'ones' }).apply(input) as tf.SymbolicTensor) : input;
+  const pooled = layer.apply(features) as tf.SymbolicTensor;
   const logits = tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(pooled) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits });
 }

@@ -13,9 +13,9 @@ const SHAPE: [number, number, number] = [3, 3, 8];
 const batch = (n: number, seed: number) => tf.randomUniform([n, ...SHAPE], 0, 2, 'float32', seed) as tf.Tensor4D;
 
 /** Three steps from the same weights: the losses, the engine, every weight after. */
-async function train(graph: boolean, pool: 'gem' | 'attention', config: TrainStepConfig) {
+async function train(graph: boolean, pool: 'gem' | 'attention', config: TrainStepConfig, convFirst: boolean) {
   setAcceleration(graph);
-  const model = pooledHead(pool, SHAPE, 4);
+  const model = pooledHead(pool, SHAPE, 4, 1, convFirst);
   const x = batch(8, 5);
   const y = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32');
   const step = createTrainStep(model, config, 4);
@@ -32,12 +32,14 @@ async function train(graph: boolean, pool: 'gem' | 'attention', config: TrainSte
 
 describe('layers traced into the graphs from their tfjs ops (custom layers without a translation)', () => {
   it.each([
-    ['gem', 'sgd, momentum', { optimizer: { name: 'sgd', options: { momentum: 0.9 } }, learningRate: 0.1 }],
-    ['attention', 'sgd, momentum', { optimizer: { name: 'sgd', options: { momentum: 0.9 } }, learningRate: 0.1 }],
-    ['gem', 'adam', { optimizer: { name: 'adam' }, learningRate: 0.05 }],
-  ] as const)('%s trains on the graph with the eager step\'s losses and weights (%s)', async (pool, _what, config) => {
-    const plain = await train(false, pool, config);
-    const graph = await train(true, pool, config);
+    ['gem', 'sgd, momentum', { optimizer: { name: 'sgd', options: { momentum: 0.9 } }, learningRate: 0.1 }, false],
+    ['attention', 'sgd, momentum', { optimizer: { name: 'sgd', options: { momentum: 0.9 } }, learningRate: 0.1 }, false],
+    ['gem', 'adam', { optimizer: { name: 'adam' }, learningRate: 0.05 }, false],
+    ['gem', 'after a convolution (its input gradient traced too), sgd', { optimizer: { name: 'sgd' }, learningRate: 0.1 }, true],
+    ['attention', 'after a convolution (its input gradient traced too), sgd', { optimizer: { name: 'sgd' }, learningRate: 0.1 }, true],
+  ] as const)('%s trains on the graph with the eager step\'s losses and weights (%s)', async (pool, _what, config, convFirst) => {
+    const plain = await train(false, pool, config, convFirst);
+    const graph = await train(true, pool, config, convFirst);
     expect(plain.engine?.engine).toBe('eager');
     expect(graph.engine).toEqual({ engine: 'graph' });
     graph.results.forEach((r, i) => {
@@ -46,7 +48,7 @@ describe('layers traced into the graphs from their tfjs ops (custom layers witho
     });
     plain.weights.forEach(({ name, values }, k) => expect(maxDiff(values, graph.weights[k]!.values), `${k} ${name}`).toBeLessThan(2e-5));
     // Every weight moved (GeM's p included), so agreeing means something.
-    const start = pooledHead(pool, SHAPE, 4);
+    const start = pooledHead(pool, SHAPE, 4, 1, convFirst);
     start.weights.forEach((w, k) => expect(maxDiff(graph.weights[k]!.values, Array.from(w.read().dataSync())), w.originalName).toBeGreaterThan(1e-5));
     start.dispose();
   });
