@@ -53,6 +53,49 @@ describe('layers traced into the graphs from their tfjs ops (custom layers witho
     start.dispose();
   });
 
+  it('traces a layer with two inputs and a weight, with both input gradients', async () => {
+    /** a * sigmoid(b * w): a gate of one feature map by another. */
+    class Gate extends tf.layers.Layer {
+      static className = 'TestGate';
+      private w!: tf.LayerVariable;
+      override build(): void {
+        this.w = this.addWeight('w', [SHAPE[2]], 'float32', tf.initializers.randomNormal({ seed: 3 }));
+        this.built = true;
+      }
+      override computeOutputShape(shape: tf.Shape | tf.Shape[]): tf.Shape {
+        return (shape as tf.Shape[])[0]!;
+      }
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.tidy(() => {
+          const [a, b] = inputs as tf.Tensor[];
+          return tf.mul(a!, tf.sigmoid(tf.mul(b!, this.w.read())));
+        });
+      }
+    }
+    const run = async (graph: boolean) => {
+      setAcceleration(graph);
+      const input = tf.input({ shape: SHAPE });
+      const conv = (seed: number) => tf.layers.conv2d({ filters: SHAPE[2], kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(input) as tf.SymbolicTensor;
+      const gated = new Gate({}).apply([conv(1), conv(2)]) as tf.SymbolicTensor;
+      const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(tf.layers.flatten().apply(gated)) as tf.SymbolicTensor });
+      const [x, y] = [batch(4, 3), tf.tensor1d([0, 1, 2, 3], 'int32')];
+      const step = createTrainStep(model, { optimizer: { name: 'sgd' }, learningRate: 0.1 }, 4);
+      const losses = [];
+      for (let i = 0; i < 2; i++) losses.push((await step(x, y)).loss);
+      const engine = step.engine;
+      const weights = model.weights.map((w) => Array.from(w.read().dataSync()));
+      step.dispose();
+      tf.dispose([x, y]);
+      model.dispose();
+      setAcceleration(true);
+      return { engine, losses, weights };
+    };
+    const [plain, graph] = [await run(false), await run(true)];
+    expect(graph.engine).toEqual({ engine: 'graph' });
+    graph.losses.forEach((l, i) => expect(l).toBeCloseTo(plain.losses[i]!, 5));
+    plain.weights.forEach((w, k) => expect(maxDiff(w, graph.weights[k]!), String(k)).toBeLessThan(2e-5));
+  });
+
   it.each(['gem', 'attention'] as const)('%s infers on the graph as model.predict does, at any batch size', async (pool) => {
     const model = pooledHead(pool, SHAPE, 4);
     const inference = await compileInference(model);
