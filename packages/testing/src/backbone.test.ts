@@ -117,11 +117,12 @@ describe('the backbone conformance kit', () => {
   });
 
   it('fails a backbone that leaks a tensor on every training step', async () => {
+    // The random op keeps the layer off the traced graph, so its call runs (and leaks) at every step.
     class Leaky extends tf.layers.Layer {
       static readonly className = 'LeakyBackboneLayer';
       override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
         tf.keep(tf.ones([2]));
-        return tf.clone(Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs);
+        return tf.tidy(() => tf.add(Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs, tf.mul(tf.randomUniform([1]), 0)));
       }
     }
     const leaky = backboneWith({

@@ -178,7 +178,21 @@ describe('the head conformance kit', () => {
       }
     }
     const leaky = headWith({ build: (f, context) => new Leaky({}).apply(good.build(f, context, { hidden: 0 })) as T });
-    expect(await failure(checkHeadNoLeak(leaky))).toMatch(
+    // Its call is traced into the training graph (four calls while the step is built, none per
+    // step), so what it keeps shows when the model is disposed.
+    expect(await failure(checkHeadNoLeak(leaky))).toBe(
+      'head "good-head", no tensor leak: disposing the model and the optimizer left 4 tensors that building the head created; a layer holds tensors it does not dispose',
+    );
+    // Run eagerly (a random op the trace refuses), it leaks at every step.
+    class LeakyNoisy extends tf.layers.Layer {
+      static readonly className = 'LeakyNoisy';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        tf.keep(tf.ones([1]));
+        return tf.tidy(() => tf.add(Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs, tf.mul(tf.randomUniform([1]), 0)));
+      }
+    }
+    const leakyEager = headWith({ build: (f, context) => new LeakyNoisy({}).apply(good.build(f, context, { hidden: 0 })) as T });
+    expect(await failure(checkHeadNoLeak(leakyEager))).toMatch(
       /^head "good-head", no tensor leak: tensors after each of 4 SGD steps: (\d+), \d+, \d+, \d+; after the first step the count must stay at \1, but step 2 left 1 more \(a layer keeps or creates tensors outside tf.tidy\)$/,
     );
     class Broken extends tf.layers.Layer {
@@ -209,11 +223,19 @@ describe('the head conformance kit', () => {
   });
 
   it('fails a head whose inference cannot run as a graph, unless it says so, and a translation that computes something else', async () => {
-    const upsampling = headWith({ build: (f, context) => good.build(tf.layers.upSampling2d({ size: [2, 2], name: 'grow' }).apply(f) as T, context, { hidden: 0 }) });
-    expect(await failure(checkHeadInferenceGraph(upsampling))).toBe(
-      'head "good-head", inference graph: inference runs eagerly, op by op: layer grow (UpSampling2D) has no TensorFlow graph translation; add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path',
+    /** Copies its input through JavaScript: nothing a traced graph can follow. */
+    class RoundTrip extends tf.layers.Layer {
+      static readonly className = 'HeadbenchTestRoundTrip';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        const x = Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs;
+        return tf.tensor(x.dataSync(), x.shape);
+      }
+    }
+    const roundTrip = headWith({ build: (f, context) => good.build(new RoundTrip({ name: 'copy' }).apply(f) as T, context, { hidden: 0 }) });
+    expect(await failure(checkHeadInferenceGraph(roundTrip))).toBe(
+      'head "good-head", inference graph: inference runs eagerly, op by op: layer copy (HeadbenchTestRoundTrip) could not be traced into a graph: reads tensor values back in JavaScript (dataSync, arraySync, ...), which a graph cannot follow; write the layer\'s call with tfjs ops a trace can follow, add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path',
     );
-    await expect(checkHeadInferenceGraph(upsampling, { eagerInference: true })).resolves.toBeUndefined();
+    await expect(checkHeadInferenceGraph(roundTrip, { eagerInference: true })).resolves.toBeUndefined();
 
     class Doubler extends tf.layers.Layer {
       static readonly className = 'HeadbenchTestDoubler';
@@ -234,10 +256,34 @@ describe('the head conformance kit', () => {
     }
   });
 
+  it('passes both graph checks for a custom layer written with tfjs ops, with no translation and no eager flag (traced)', async () => {
+    /** GeM pooling with a learnable p: (mean of max(x, eps)^p)^(1/p). */
+    class GeM extends tf.layers.Layer {
+      static readonly className = 'HeadbenchTestGeM';
+      private p!: tf.LayerVariable;
+      override build(): void {
+        this.p = this.addWeight('p', [1], 'float32', tf.initializers.constant({ value: 3 }));
+        this.built = true;
+      }
+      override computeOutputShape(shape: tf.Shape | tf.Shape[]): tf.Shape {
+        return [(shape as tf.Shape)[0]!, (shape as tf.Shape)[3]!];
+      }
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.tidy(() => {
+          const p = this.p.read();
+          return tf.pow(tf.mean(tf.pow(tf.maximum(Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs, 1e-6), p), [1, 2]), tf.div(1, p));
+        });
+      }
+    }
+    const gem = rawHeadWith((f, { classes, seed }) => tf.layers.dense({ units: classes, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(new GeM({}).apply(f)) as T);
+    await expect(checkHeadInferenceGraph(gem)).resolves.toBeUndefined();
+    await expect(checkHeadTrainingGraph(gem)).resolves.toBeUndefined();
+  });
+
   it('fails a head whose training step cannot run as a graph, unless it says so', async () => {
     const dropping = headWith({ build: (f, context) => good.build(tf.layers.dropout({ rate: 0.3, name: 'drop' }).apply(f) as T, context, { hidden: 0 }) });
     expect(await failure(checkHeadTrainingGraph(dropping))).toBe(
-      'head "good-head", training graph: the training step runs eagerly, op by op: layer drop (Dropout) drops units at random in training, which the training graph does not do; add a training translator for that layer class to trainTranslators from @headbench/core, or pass { eagerTraining: true } to the kit to accept the slower path',
+      'head "good-head", training graph: the training step runs eagerly, op by op: layer drop (Dropout) drops units at random in training, which the training graph does not do; write the layer\'s call with tfjs ops a trace can follow, add a training translator for that layer class to trainTranslators from @headbench/core, or pass { eagerTraining: true } to the kit to accept the slower path',
     );
     await expect(checkHeadTrainingGraph(dropping, { eagerTraining: true })).resolves.toBeUndefined();
     await expect(checkHeadTrainingGraph(headWith({}), { options: { hidden: 8 } })).resolves.toBeUndefined();

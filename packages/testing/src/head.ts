@@ -45,15 +45,16 @@ export interface HeadConformanceOptions {
   /** SGD steps in the leak check (default 4; the count must not move after the first). */
   trainingSteps?: number;
   /**
-   * The head uses a layer that has no TensorFlow graph translation (core's `layerTranslators`),
-   * so inference runs eagerly, op by op. Without this the inference-graph check fails and says
-   * which layer to translate.
+   * The head uses a layer that has no TensorFlow graph translation (core's `layerTranslators`)
+   * and whose call cannot be traced into one (random ops, values read back in JavaScript), so
+   * inference runs eagerly, op by op. Without this the inference-graph check fails and says
+   * which layer and op.
    */
   eagerInference?: boolean;
   /**
-   * The head uses a layer the training graph cannot differentiate (core's `trainTranslators`:
-   * dropout with a rate, activations other than relu/relu6/linear, ...), so its training step
-   * runs eagerly. Without this the training-graph check fails and says which layer.
+   * The head uses a layer the training graph cannot differentiate (a `trainTranslators` entry
+   * that refuses, such as dropout with a rate, or a call that cannot be traced), so its training
+   * step runs eagerly. Without this the training-graph check fails and says which layer.
    */
   eagerTraining?: boolean;
 }
@@ -379,7 +380,7 @@ export async function checkHeadInferenceGraph(factory: FactoryOf<HeadPlugin>, op
   try {
     if (inference.engine === 'eager') {
       if (options?.eagerInference) return;
-      fail(r.subject, check, `inference runs eagerly, op by op: ${inference.reason}; add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path`);
+      fail(r.subject, check, `inference runs eagerly, op by op: ${inference.reason}; write the layer's call with tfjs ops a trace can follow, add a translator for that layer class to layerTranslators from @headbench/core, or pass { eagerInference: true } to the kit to accept the slower path`);
     }
     const [eager, graph] = [model.predict(x) as tf.Tensor, inference.predict(x)];
     const diff = maxDifference(eager, graph);
@@ -426,7 +427,7 @@ export async function checkHeadTrainingGraph(factory: FactoryOf<HeadPlugin>, opt
     const graph = await trainOnce(true);
     if (graph.engine?.engine !== 'graph') {
       if (options?.eagerTraining) return;
-      fail(r.subject, check, `the training step runs eagerly, op by op: ${graph.engine?.reason}; add a training translator for that layer class to trainTranslators from @headbench/core, or pass { eagerTraining: true } to the kit to accept the slower path`);
+      fail(r.subject, check, `the training step runs eagerly, op by op: ${graph.engine?.reason}; write the layer's call with tfjs ops a trace can follow, add a training translator for that layer class to trainTranslators from @headbench/core, or pass { eagerTraining: true } to the kit to accept the slower path`);
     }
     const eager = await trainOnce(false);
     if (!(Math.abs(graph.loss - eager.loss) <= 1e-5)) fail(r.subject, check, `the training graph's loss ${graph.loss} differs from the eager step's ${eager.loss}`);

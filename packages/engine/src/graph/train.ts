@@ -3,6 +3,7 @@ import { applyOptimizer, resolveOptimizer, type OptimizerSpec } from '../optimiz
 import { tf } from '../runtime.js';
 import { augmentImages, augments, seedInputs, type AugmentOptions } from './augment.js';
 import { graphOps } from './ops.js';
+import { knownInputs, traceLayer } from './trace.js';
 import { DT_BOOL, DT_FLOAT, DT_INT32, type NodeDef, type Signature } from './saved-model.js';
 import {
   bytes,
@@ -372,6 +373,28 @@ const maxPooling2d = sameForward((layer, { graph: g, inputs, config }, out, dy) 
   return [g.op('MaxPoolGrad', `${layer.name}/grad`, [inputs[0]!, out, dy], attrs)];
 });
 
+/**
+ * Any other layer: its call traced in training mode under tfjs' gradient tape (trace.ts), so its
+ * forward nodes come from its own tfjs ops and its backward nodes from tfjs' registered
+ * gradients. Emitted on demand: an input gradient nobody needs adds no nodes.
+ */
+const traced: TrainTranslator = (layer, context) => {
+  const trainableWeights = layer.weights.filter((w) => context.trainable(w.originalName.split('/').at(-1)!));
+  const emitter = traceLayer(layer, context.inputShapes, { training: true, needInput: context.inputs.map(() => true), trainableWeights });
+  let dy: GraphTensor | undefined;
+  const result = emitter(context.graph, knownInputs(context, layer, () => dy), context.inputs[0]!);
+  return {
+    output: result('y'),
+    backward(grad, needInput) {
+      dy = grad;
+      return {
+        inputs: context.inputs.map((_x, i) => (needInput[i] ? result(`dx${i}`) : undefined)),
+        weights: layer.weights.flatMap((w, i): [tf.LayerVariable, GraphTensor][] => (trainableWeights.includes(w) ? [[w, result(`dw${i}`)]] : [])),
+      };
+    },
+  };
+};
+
 export const trainTranslators: Record<string, TrainTranslator> = {
   Conv2D: conv(false),
   DepthwiseConv2D: conv(true),
@@ -444,8 +467,8 @@ export function buildTrainGraph(model: tf.LayersModel, classes: number, options:
   const updates: [tf.LayerVariable, GraphTensor][] = [];
   const logits = translateCalls(output, new Map([[input.id, images]]), (call, inputs) => {
     const { layer } = call;
-    const translate = trainTranslators[layer.getClassName()];
-    if (!translate) throw new UnsupportedLayerError(layer.name, layer.getClassName(), 'has no translation into the training graph');
+    // A layer without a hand-written training translation gets one traced from its call and tfjs' gradients (trace.ts).
+    const translate = trainTranslators[layer.getClassName()] ?? traced;
     const translated = translate(layer, { ...contextOf(g, call, inputs), variable: call.variable, trainable: (name) => trainableSet.has(call.variable(name)) });
     steps.push({ translated, inputs: call.inputs, output: call.output });
     needsGrad.set(call.output.id, layer.weights.some((w) => trainableSet.has(w)) || call.inputs.some((t) => needsGrad.get(t.id)));

@@ -1,6 +1,7 @@
 import { conv1x1AsMatMul } from '../onednn/state.js';
 import { tf } from '../runtime.js';
 import { DT_FLOAT, DT_INT32, shapeOf, type Attr, type NodeDef, type Signature } from './saved-model.js';
+import { tracedInference } from './trace.js';
 
 /**
  * Translates a tfjs-layers model into a TensorFlow inference graph: the layers' inference-mode
@@ -564,8 +565,8 @@ export function translateInference(model: tf.LayersModel): TranslatedInference {
   const placeholder = graph.placeholder('input', input.shape);
   const shapes = new Map<GraphTensor, (number | null)[]>([[placeholder, [...input.shape]]]);
   const last = translateCalls(output, new Map([[input.id, placeholder]]), (call, inputs) => {
-    const translate = layerTranslators[call.layer.getClassName()];
-    if (!translate) throw new UnsupportedLayerError(call.layer.name, call.layer.getClassName());
+    // A layer without a hand-written translation gets one traced from its call (trace.ts).
+    const translate = layerTranslators[call.layer.getClassName()] ?? tracedInference;
     const out = translate(call.layer, contextOf(graph, call, inputs));
     shapes.set(out, [...call.output.shape]);
     return out;
