@@ -54,23 +54,24 @@ export class AttentionPool2d extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = one(inputs);
-      const [batch, height, width, channels] = x.shape as number[];
+      // Reshapes use -1 for the batch, so the ops do not depend on a batch size a tracer may not know.
+      const [, height, width, channels] = x.shape as number[];
       const tokens = height! * width! + 1;
       const headDim = channels! / this.heads;
       const [positional, qk, qb, kk, kb, vk, vb] = this.w.map((v) => v.read());
       // [batch, HW, C] in row-major position order, with the mean token first, plus positions.
-      const flat = tf.reshape(x, [batch!, tokens - 1, channels!]);
+      const flat = tf.reshape(x, [-1, tokens - 1, channels!]);
       const t = tf.add(tf.concat([tf.mean(flat, 1, true), flat], 1), positional!);
-      const project = (input: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, n: number) =>
-        tf.add(tf.matMul(tf.reshape(input, [batch! * n, channels!]), kernel), bias);
+      const project = (input: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) =>
+        tf.add(tf.matMul(tf.reshape(input, [-1, channels!]), kernel), bias);
       // [batch, heads, n, headDim] for each of query (the mean token alone), key and value.
-      const split = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [batch!, n, this.heads, headDim]), [0, 2, 1, 3]);
-      const q = split(project(tf.slice(t, [0, 0, 0], [-1, 1, -1]), qk!, qb!, 1), 1);
-      const k = split(project(t, kk!, kb!, tokens), tokens);
-      const v = split(project(t, vk!, vb!, tokens), tokens);
+      const split = (y: tf.Tensor, n: number) => tf.transpose(tf.reshape(y, [-1, n, this.heads, headDim]), [0, 2, 1, 3]);
+      const q = split(project(tf.slice(t, [0, 0, 0], [-1, 1, -1]), qk!, qb!), 1);
+      const k = split(project(t, kk!, kb!), tokens);
+      const v = split(project(t, vk!, vb!), tokens);
       const scores = tf.div(tf.matMul(q, k, false, true), Math.sqrt(headDim));
       const attended = tf.matMul(tf.softmax(scores), v); // [batch, heads, 1, headDim]
-      return tf.reshape(attended, [batch!, channels!]);
+      return tf.reshape(attended, [-1, channels!]);
     });
   }
 

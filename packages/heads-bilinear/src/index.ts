@@ -21,10 +21,11 @@ export class BilinearPooling2D extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = one(inputs);
-      const [batch, height, width, d] = x.shape as number[];
-      const z = tf.reshape(x, [batch!, height! * width!, d!]);
+      // -1 for the batch, so the ops do not depend on a batch size a tracer may not know.
+      const [, height, width, d] = x.shape as number[];
+      const z = tf.reshape(x, [-1, height! * width!, d!]);
       const gram = tf.div(tf.matMul(z, z, true, false), height! * width!);
-      const g = tf.reshape(gram, [batch!, d! * d!]);
+      const g = tf.reshape(gram, [-1, d! * d!]);
       const y = tf.mul(tf.sign(g), tf.sqrt(tf.add(tf.abs(g), SQRT_EPSILON)));
       // PyTorch's F.normalize: y / max(||y||, 1e-12).
       return tf.div(y, tf.maximum(tf.norm(y, 'euclidean', 1, true), 1e-12));
