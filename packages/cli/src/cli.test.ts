@@ -121,6 +121,26 @@ describe('headbench params', () => {
       errors: ['headbench: typo.mjs: unknown key "head"; known keys: plugins, backbones, heads, trainers, lr, seeds, inputSize, classes, preset, train, val, valSplit, test, testSplit, baseline, epochs, batchSize, momentum'],
     });
   });
+
+  it('prints the built-in heads of issue 22 with the counts of their formulas', async () => {
+    // MobileNetV2 alpha 0.35 at 96x96: a 3x3 map of C = 1280 channels; K = 5 classes. Each
+    // formula as its README writes it, with the default options.
+    const [h, w, c, k] = [3, 3, 1280, 5];
+    const expected: Record<string, number> = {
+      avgmax: 2 * c * k + k,
+      mlp: c * 256 + 256 + 4 * 256 + 256 * k + k,
+      gdconv: h * w * c + 4 * c + c * k + k,
+      se: (2 * c * c) / 16 + c / 16 + c + c * k + k,
+      gem: c * k + k + 1,
+      lse: c * k + k,
+      attention: (h * w + 1) * c + 3 * (c * c + c) + c * k + k,
+      bilinear: c * 64 + 64 + 64 * 64 * k + k,
+    };
+    const r = await headbench(['params', '--backbone', 'mobilenetv2:alpha=0.35', '--input-size', '96', '--classes', '5', ...Object.keys(expected).flatMap((head) => ['--head', head]), '--format', 'json']);
+    expect(r.errors).toEqual([]);
+    const rows = JSON.parse(r.stdout) as { head: string; params: { head: number } }[];
+    expect(Object.fromEntries(rows.map((row) => [row.head, row.params.head]))).toEqual(expected);
+  });
 });
 
 describe('headbench errors', () => {
@@ -137,9 +157,9 @@ describe('headbench errors', () => {
   });
 
   it('names the known heads for an unknown one', async () => {
-    const r = await headbench(['params', '--classes', '5', '--head', 'gap', '--head', 'attention']);
+    const r = await headbench(['params', '--classes', '5', '--head', 'gap', '--head', 'transformer']);
     expect(r).toMatchObject({ status: 2, stdout: '' });
-    expect(r.errors).toEqual(['headbench: unknown head "attention"; known heads: flatten, gap, gmp (load others with --plugin <package> or a headbench.config.js)']);
+    expect(r.errors).toEqual(['headbench: unknown head "transformer"; known heads: attention, avgmax, bilinear, flatten, gap, gdconv, gem, gmp, lse, mlp, se (load others with --plugin <package> or a headbench.config.js)']);
   });
 
   it('reports bad backbone options in one line', async () => {
