@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import attention from './index.js';
 
 // The contract every head keeps (CONTRIBUTING.md, "What the kit checks"). Attention has no layer
-// the engine translates, so inference and training run eagerly until layers are traced. heads=1
+// the engine translates, and the engine traces it into both graphs (packages/engine/src/graph/trace.ts). heads=1
 // and heads=4 besides the default 8.
-describeHeadConformance(attention, { eagerInference: true, eagerTraining: true });
-describeHeadConformance(attention, { options: { heads: 4 }, eagerInference: true, eagerTraining: true });
+describeHeadConformance(attention);
+describeHeadConformance(attention, { options: { heads: 4 } });
 
 describe('attention', () => {
   it('refuses heads that do not divide the channels, in one line', () => {

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import bilinear, { BilinearPooling2D } from './index.js';
 
 // The contract every head keeps (CONTRIBUTING.md, "What the kit checks"). The outer product has
-// no layer the engine translates, so inference and training run eagerly until layers are traced.
-describeHeadConformance(bilinear, { eagerInference: true, eagerTraining: true });
-describeHeadConformance(bilinear, { options: { d: 3 }, eagerInference: true, eagerTraining: true });
+// no layer the engine translates, and the engine traces it into both graphs (packages/engine/src/graph/trace.ts).
+describeHeadConformance(bilinear);
+describeHeadConformance(bilinear, { options: { d: 3 } });
 
 describe('bilinear pooling', () => {
   it('is the normalised signed root of the mean outer product, unit length', () => {

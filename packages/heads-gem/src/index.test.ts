@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import gem from './index.js';
 
 // The contract every head keeps (CONTRIBUTING.md, "What the kit checks"). GeM's power has no
-// layer the engine translates, so inference and training run eagerly until layers are traced.
-describeHeadConformance(gem, { eagerInference: true, eagerTraining: true });
+// layer the engine translates, and the engine traces it into both graphs (packages/engine/src/graph/trace.ts).
+describeHeadConformance(gem);
 
 function pooledBy(p: number, x: tf.Tensor4D): Float32Array {
   // A one-class-per-channel head with an identity kernel and zero bias outputs the pooled features.

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import lse from './index.js';
 
 // The contract every head keeps (CONTRIBUTING.md, "What the kit checks"). LSE has no layer the
-// engine translates, so inference and training run eagerly until layers are traced.
-describeHeadConformance(lse, { eagerInference: true, eagerTraining: true });
+// engine translates, and the engine traces it into both graphs (packages/engine/src/graph/trace.ts).
+describeHeadConformance(lse);
 
 function pooledBy(r: number, x: tf.Tensor4D): number[] {
   // An identity kernel and zero bias make the logits the pooled features.
