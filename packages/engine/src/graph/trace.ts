@@ -1,6 +1,6 @@
 import { tf } from '../runtime.js';
 import { DT_BOOL, DT_FLOAT, DT_INT32, shapeOf, type Attr, type DType } from './saved-model.js';
-import { bytes, UnsupportedLayerError, type GraphBuilder, type GraphTensor, type LayerContext } from './translate.js';
+import { bytes, UnsupportedLayerError, type GraphBuilder, type GraphTensor, type LayerContext } from './builder.js';
 
 /**
  * Graph translations derived from a layer's own `call()`, for layers without a hand-written one
