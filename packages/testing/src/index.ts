@@ -44,4 +44,4 @@ export {
   TRAINER_CHECKS,
   type TrainerConformanceOptions,
 } from './trainer.js';
-export { describeBackboneConformance, describeHeadConformance, describeTrainerConformance } from './vitest.js';
+export { describeBackboneConformance, describeHeadConformance, describeHeadReference, describeTrainerConformance } from './vitest.js';

@@ -1,5 +1,6 @@
-import { describe, it } from 'vitest';
-import type { BackbonePlugin, HeadPlugin, TrainerPlugin } from '@headbench/core';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { tf, type BackbonePlugin, type HeadPlugin, type TrainerPlugin } from '@headbench/core';
 import { BACKBONE_CHECKS, type BackboneConformanceOptions } from './backbone.js';
 import { HEAD_CHECKS, type HeadConformanceOptions } from './head.js';
 import { TRAINER_CHECKS, type TrainerConformanceOptions } from './trainer.js';
@@ -36,4 +37,46 @@ export function describeBackboneConformance(factory: FactoryOf<BackbonePlugin>, 
  */
 export function describeTrainerConformance(factory: FactoryOf<TrainerPlugin>, options?: TrainerConformanceOptions): void {
   describeChecks('trainer', TRAINER_CHECKS, factory, options);
+}
+
+interface NamedValues {
+  shape: number[];
+  values: number[];
+}
+
+/**
+ * Registers a test of a head's forward pass against a reference fixture
+ * (tools/keras-reference/make_head_fixtures.py: the head in NumPy, from its paper): the fixture's
+ * weights, listed in the order the built model holds them, are written into the model and its
+ * logits must match to 5 decimals. `fixture` is the JSON file's URL.
+ */
+export function describeHeadReference(factory: (options: Record<string, number>) => HeadPlugin, fixture: URL): void {
+  const ref = JSON.parse(readFileSync(fixture, 'utf8')) as {
+    head: string;
+    options: Record<string, number>;
+    featureShape: [number, number, number];
+    classes: number;
+    input: NamedValues;
+    weights: Record<string, NamedValues>;
+    logits: NamedValues;
+  };
+  describe(`${ref.head} against NumPy`, () => {
+    it(`gives the reference logits with ${JSON.stringify(ref.options)}`, () => {
+      const { featureShape, classes } = ref;
+      const input = tf.input({ shape: [...featureShape] });
+      const model = tf.model({ inputs: input, outputs: factory(ref.options).build(input, { classes, featureShape, seed: 1 }) });
+      const named = Object.values(ref.weights);
+      // Layer by layer, each layer's trainable weights then its others (BatchNorm's statistics).
+      const variables = model.layers.flatMap((layer) => layer.weights);
+      expect(variables.map((w) => w.shape.reduce<number>((a, b) => a * (b ?? 1), 1))).toEqual(named.map((w) => w.values.length));
+      const weights = variables.map((w, i) => tf.tensor(named[i]!.values, w.shape as number[]));
+      variables.forEach((w, i) => w.write(weights[i]!));
+      const x = tf.tensor(ref.input.values, ref.input.shape);
+      const logits = model.predict(x) as tf.Tensor;
+      expect(logits.shape).toEqual(ref.logits.shape);
+      Array.from(logits.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(ref.logits.values[i]!, 5));
+      tf.dispose([...weights, x, logits]);
+      model.dispose();
+    });
+  });
 }
