@@ -58,6 +58,16 @@ describe('presets', () => {
     expect(() => resolveSettings({}, { momentum: 0.9, trainers: ['adam'] })).toThrow("the config file gives momentum: 0.9 beside trainers; write the trainer 'sgd:momentum=0.9' in trainers instead");
   });
 
+  it('heads: every built-in head against gap, lr 0.1 and 0.01, three seeds, a test split of train', () => {
+    const settings = resolveSettings({ preset: 'heads' }, {});
+    expect(settings).toMatchObject({ backbones: ['mobilenetv2:alpha=0.35'], lr: [0.1, 0.01], seeds: [1, 2, 3], inputSize: 96, epochs: 5, testSplit: 0.2, baseline: 'gap', val: `${FLOWERS_MINI}/val` });
+    const registry = new PluginRegistry();
+    registerBuiltins(registry);
+    // A head added to the built-ins joins the leaderboard, or this fails.
+    expect([...settings.heads].sort()).toEqual(registry.names('head').sort());
+    expect(plan({ backbones: settings.backbones, heads: settings.heads, learningRates: settings.lr, seeds: settings.seeds })).toHaveLength(settings.heads.length * 2 * 3);
+  });
+
   it('name only built-in plugins, so that they run without --plugin', () => {
     const registry = new PluginRegistry();
     registerBuiltins(registry);

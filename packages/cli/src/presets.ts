@@ -94,6 +94,22 @@ export const PRESETS: Record<string, Preset> = {
       val: `${FLOWERS_MINI}/val`,
     },
   },
+  heads: {
+    description:
+      'the head leaderboard: every built-in head against gap on MobileNetV2 alpha 0.35 (ImageNet) at 96x96 on the bundled flowers-mini, lr 0.1 and 0.01 (each head\'s chosen on val), seeds 1, 2 and 3, 5 epochs, the verdicts on a test split of 20% of train (66 combinations)',
+    settings: {
+      backbones: ['mobilenetv2:alpha=0.35'],
+      heads: ['gap', 'flatten', 'gmp', 'avgmax', 'mlp', 'gdconv', 'se', 'gem', 'lse', 'attention', 'bilinear'],
+      lr: [0.1, 0.01],
+      seeds: [1, 2, 3],
+      inputSize: 96,
+      epochs: 5,
+      batchSize: 32,
+      train: `${FLOWERS_MINI}/train`,
+      val: `${FLOWERS_MINI}/val`,
+      testSplit: 0.2,
+    },
+  },
   nightly: {
     description:
       'the nightly cross product: MobileNetV2 alpha 0.35 (ImageNet) at 96x96 on the bundled flowers-mini, heads gap, flatten and gmp, lr 0.01, seeds 1, 2 and 3, 5 epochs (9 combinations)',
