@@ -8,8 +8,11 @@
 // medians), its range, and the ratio to gap per round (median, lowest, highest), with the load
 // average before and after. Weights are random (weights=none): timing does not depend on them.
 //
+// With --heads, the built-in heads named instead of the two fixtures, each on the graph and eagerly
+// (the step every head took before the engine traced custom layers), against gap on the graph.
+//
 // Usage: node tools/bench-traced/step-ratio.mjs [--rounds 7] [--steps 5] [--batch 32] [--config 0.35@96]
-//        [--no-eager]
+//        [--no-eager] [--heads avgmax,mlp,gdconv,se,gem,lse,attention,bilinear]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +21,16 @@ import { checkRecipe, composeModel, defineHead, PluginRegistry, runtimeInfo, sta
 import { median } from '@headbench/stats';
 import { createTrainStep, setAcceleration } from '@headbench/engine';
 import { gap } from '@headbench/heads-gap';
+import { attention } from '@headbench/heads-attention';
+import { avgmax } from '@headbench/heads-avgmax';
+import { bilinear } from '@headbench/heads-bilinear';
+import { flatten } from '@headbench/heads-flatten';
+import { gdconv } from '@headbench/heads-gdconv';
+import { gem } from '@headbench/heads-gem';
+import { gmp } from '@headbench/heads-gmp';
+import { lse } from '@headbench/heads-lse';
+import { mlp } from '@headbench/heads-mlp';
+import { se } from '@headbench/heads-se';
 import { sgd } from '@headbench/trainers';
 import { AttentionPooling, GeMPooling } from '../../packages/engine/dist/graph/trace.fixtures.js';
 
@@ -28,6 +41,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '32' },
     config: { type: 'string', default: '0.35@96' },
     'no-eager': { type: 'boolean', default: false },
+    heads: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
@@ -51,7 +65,10 @@ const recipe = checkRecipe(trainer, trainer.recipe({ lr: 0.01, epochs: 5, stepsP
 const x = tf.randomUniform([batch, size, size, 3], -1, 1, 'float32', 1);
 const y = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % classes), 'int32');
 
-const cases = [
+const BUILT_IN = { attention, avgmax, bilinear, flatten, gdconv, gem, gmp, lse, mlp, se };
+const named = (values.heads ?? '').split(',').filter(Boolean);
+for (const name of named) if (!BUILT_IN[name]) throw new Error(`--heads: no built-in head ${name} (${Object.keys(BUILT_IN).join(', ')})`);
+const cases = named.length ? [['gap', () => gap(), true], ...named.map((n) => [`${n} graph`, () => BUILT_IN[n](), true]), ...(values['no-eager'] ? [] : named.map((n) => [`${n} eager`, () => BUILT_IN[n](), false]))] : [
   ['gap', () => gap(), true],
   ['gem traced', () => pooledHead('gem', GeMPooling), true],
   ['attention traced', () => pooledHead('attention', AttentionPooling), true],
