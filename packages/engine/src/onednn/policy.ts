@@ -6,7 +6,7 @@ import { cacheRoot } from '../cache-root.js';
 import { describeSignal } from '../signals.js';
 import { runCases, type CaseOutcome } from './child-runner.js';
 import { cpuIdentity, machineKey } from './machine.js';
-import { setOneDnnState, type ChannelPair, type OneDnnState } from './state.js';
+import { setOneDnnState, type ChannelPair, type OneDnnState, type ProbeMeasurement } from './state.js';
 
 /**
  * Which of TensorFlow's two CPU kernel families headbench runs on, decided before TensorFlow
@@ -20,16 +20,19 @@ import { setOneDnnState, type ChannelPair, type OneDnnState } from './state.js';
  *    "maskrcnn" shapes of brg_blocking_t::est_eff_1x1, which divides by an integer that is 0 for
  *    them) - each pair that dies runs as a matrix product from then on (translate.ts,
  *    kernel-fixes.ts): the same arithmetic on oneDNN's matmul;
- * 2. a small MobileNet-like training step on the graph engine with oneDNN on (at a narrower
- *    instruction set if it dies) and off, alternated twice: the two must agree, and oneDNN is
- *    used only where it is at least 10% faster.
+ * 2. the training steps of two small networks on the graph engine, one MobileNet-like (depthwise
+ *    and 1x1 convolutions: MobileNetV2/V3, EfficientNet) and one ResNet-like (dense 3x3 and 1x1
+ *    convolutions), with oneDNN on (at a narrower instruction set if one dies) and off,
+ *    alternated twice: each network's weights must agree, and oneDNN is used only where the two
+ *    fastest steps together are at least 10% faster. (Measured one at a time, a family can win
+ *    one network and lose the other; the verdict records both ratios.)
  *
  * TF_ENABLE_ONEDNN_OPTS set by the user is respected (with the 1x1 avoidance where it is on).
  * The verdict is kept in `<cache>/kernels/onednn-<key>.json`; deleting it probes again.
  */
 
 /** Bump when the probe or its decision changes; older verdicts are probed again. */
-export const PROBE_VERSION = 2;
+export const PROBE_VERSION = 3;
 
 /** The 1x1 convolutions whose blocking heuristic in oneDNN 3.7 takes the integer-division branch. */
 export const SUSPECT_1X1_PAIRS: readonly ChannelPair[] = [
@@ -58,7 +61,7 @@ export interface Verdict {
   reason: string;
   /** 1x1 convolutions that died with oneDNN on. */
   conv1x1Died: { pair: ChannelPair; signal: string }[];
-  measured?: { onMs: number; offMs: number; maxRelativeDifference: number };
+  measured?: OneDnnState['measured'];
   /** Children the probe started and how long it took. */
   probe: { children: number; seconds: number };
 }
@@ -127,6 +130,12 @@ export interface ProbeOptions {
   log?: (line: string) => void;
 }
 
+/** The probe's two training networks (probe-child.ts): MobileNet-like and ResNet-like backbones. */
+export const PROBE_NETWORKS = ['depthwise', 'dense'] as const;
+type ProbeNetwork = (typeof PROBE_NETWORKS)[number];
+const trainCase = (network: ProbeNetwork) => `train:${network}`;
+const TRAIN_CASES = PROBE_NETWORKS.map(trainCase);
+
 /** Runs the probe: see the module comment. Pure of this process's TensorFlow (it may not be loaded). */
 export function probeOneDnn(key: string, options: ProbeOptions = {}): Verdict {
   const started = Date.now();
@@ -140,47 +149,66 @@ export function probeOneDnn(key: string, options: ProbeOptions = {}): Verdict {
     children += result.children;
     return result.outcomes;
   };
-  const weightsOf = (file: string) => {
-    const bytes = fs.readFileSync(file);
+  const trains = (outcomes: Map<string, CaseOutcome>) => PROBE_NETWORKS.map((network) => outcomes.get(trainCase(network)));
+  const weightsOf = (folder: string, network: ProbeNetwork) => {
+    const bytes = fs.readFileSync(path.join(folder, `${network}.f32`));
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   };
+  // The first failing case of a side, or undefined where every training step ran.
+  const failing = (outcomes: (CaseOutcome | undefined)[]) => {
+    const i = outcomes.findIndex((o) => o?.status !== 'ok');
+    return i < 0 ? undefined : `the ${PROBE_NETWORKS[i]} network's training step ${outcomeText(outcomes[i])}`;
+  };
   try {
-    const onFile = path.join(scratch, 'on.f32');
-    const offFile = path.join(scratch, 'off.f32');
-    const first = run([...SUSPECT_1X1_PAIRS.map(pairCase), 'train'], true, { HEADBENCH_PROBE_OUT: onFile });
+    const onDir = path.join(scratch, 'on');
+    const offDir = path.join(scratch, 'off');
+    fs.mkdirSync(onDir);
+    fs.mkdirSync(offDir);
+    const first = run([...SUSPECT_1X1_PAIRS.map(pairCase), ...TRAIN_CASES], true, { HEADBENCH_PROBE_OUT: onDir });
     const conv1x1Died = SUSPECT_1X1_PAIRS.flatMap((pair) => {
       const outcome = first.get(pairCase(pair));
       return outcome?.status === 'died' ? [{ pair, signal: outcome.signal }] : [];
     });
     const avoid = JSON.stringify(conv1x1Died.map((d) => d.pair));
     let isa: string | undefined;
-    let onTrain = first.get('train');
-    const tried: string[] = [`oneDNN's training step ${outcomeText(onTrain)}`];
+    let onTrain = trains(first);
+    const died = () => onTrain.some((o) => o?.status === 'died');
+    const tried: string[] = [`with oneDNN ${failing(onTrain) ?? 'the training steps ran'}`];
     for (const narrower of NARROWER_ISAS) {
-      if (onTrain?.status !== 'died' || env['ONEDNN_MAX_CPU_ISA']) break;
+      if (!died() || env['ONEDNN_MAX_CPU_ISA']) break;
       isa = narrower;
-      onTrain = run(['train'], true, { HEADBENCH_PROBE_OUT: onFile, HEADBENCH_PROBE_AVOID: avoid, ONEDNN_MAX_CPU_ISA: narrower }).get('train');
-      tried.push(`at ${narrower} it ${outcomeText(onTrain)}`);
+      onTrain = trains(run(TRAIN_CASES, true, { HEADBENCH_PROBE_OUT: onDir, HEADBENCH_PROBE_AVOID: avoid, ONEDNN_MAX_CPU_ISA: narrower }));
+      tried.push(`at ${narrower} ${failing(onTrain) ?? 'they ran'}`);
     }
     const isaEnv: Record<string, string> = isa ? { ONEDNN_MAX_CPU_ISA: isa } : {};
-    const offTrain = run(['train'], false, { HEADBENCH_PROBE_OUT: offFile }).get('train');
+    const offTrain = trains(run(TRAIN_CASES, false, { HEADBENCH_PROBE_OUT: offDir }));
     const base = { probeVersion: PROBE_VERSION, key, decidedAt: new Date().toISOString(), cpu: cpuIdentity().model, conv1x1Died };
     const done = (verdict: Omit<Verdict, keyof typeof base | 'probe'>): Verdict => ({ ...base, ...verdict, probe: { children, seconds: (Date.now() - started) / 1000 } });
-    if (offTrain?.status !== 'ok') return done({ enabled: false, reason: `oneDNN off: TensorFlow's own kernels could not be measured (the probe's training step ${outcomeText(offTrain)})` });
-    if (onTrain?.status !== 'ok') return done({ enabled: false, reason: `oneDNN off: ${tried.join('; ')}` });
-    const difference = maxRelativeDifference(weightsOf(onFile), weightsOf(offFile));
+    const offFailed = failing(offTrain);
+    if (offFailed) return done({ enabled: false, reason: `oneDNN off: TensorFlow's own kernels could not be measured (${offFailed})` });
+    if (failing(onTrain)) return done({ enabled: false, reason: `oneDNN off: ${tried.join('; ')}` });
+    const differences = PROBE_NETWORKS.map((network) => maxRelativeDifference(weightsOf(onDir, network), weightsOf(offDir, network)));
     // A second round, alternated, so that a slow moment of a shared machine does not decide.
-    const onAgain = run(['train'], true, { HEADBENCH_PROBE_AVOID: avoid, ...isaEnv }).get('train');
-    const offAgain = run(['train'], false).get('train');
+    const onAgain = trains(run(TRAIN_CASES, true, { HEADBENCH_PROBE_AVOID: avoid, ...isaEnv }));
+    const offAgain = trains(run(TRAIN_CASES, false));
     const times = (outcomes: (CaseOutcome | undefined)[]) => outcomes.flatMap((o) => (o?.status === 'ok' ? (o.data as TrainData).timesMs : []));
-    const onMs = fastest(times([onTrain, onAgain]));
-    const offMs = fastest(times([offTrain, offAgain]));
-    const measured = { onMs, offMs, maxRelativeDifference: difference };
+    const networks = Object.fromEntries(
+      PROBE_NETWORKS.map((network, i) => [network, { onMs: fastest(times([onTrain[i], onAgain[i]])), offMs: fastest(times([offTrain[i], offAgain[i]])), maxRelativeDifference: differences[i] as number }]),
+    ) as Record<ProbeNetwork, ProbeMeasurement>;
+    const all = Object.values(networks);
+    const onMs = all.reduce((sum, n) => sum + n.onMs, 0);
+    const offMs = all.reduce((sum, n) => sum + n.offMs, 0);
+    const difference = Math.max(...differences);
+    const measured = { onMs, offMs, maxRelativeDifference: difference, networks };
     const isaText = isa ? ` at ${isa} (${tried.join('; ')})` : '';
-    const ratio = `${(onMs / offMs).toFixed(2)}x the time of TensorFlow's own kernels (${onMs.toFixed(0)} against ${offMs.toFixed(0)} ms for the fastest step of the probe network)`;
-    if (!(difference <= AGREEMENT)) return done({ enabled: false, ...(isa ? { isa } : {}), reason: `oneDNN off: its training step${isaText} ended ${difference.toExponential(1)} away from TensorFlow's own kernels (limit ${AGREEMENT})`, measured });
-    if (!(onMs < offMs * SPEED_MARGIN)) return done({ enabled: false, ...(isa ? { isa } : {}), reason: `oneDNN off: its training step${isaText} took ${ratio}, not 10% faster`, measured });
-    return done({ enabled: true, ...(isa ? { isa } : {}), reason: `oneDNN on: its training step${isaText} took ${ratio} and agreed with them within ${difference.toExponential(1)}`, measured });
+    const each = PROBE_NETWORKS.map((network) => `${network} ${(networks[network].onMs / networks[network].offMs).toFixed(2)}x`).join(', ');
+    const ratio = `${(onMs / offMs).toFixed(2)}x the time of TensorFlow's own kernels (${onMs.toFixed(0)} against ${offMs.toFixed(0)} ms for the fastest steps of the probe's networks: ${each})`;
+    if (!(difference <= AGREEMENT)) {
+      const worst = PROBE_NETWORKS[differences.indexOf(difference)];
+      return done({ enabled: false, ...(isa ? { isa } : {}), reason: `oneDNN off: its training step of the ${worst} network${isaText} ended ${difference.toExponential(1)} away from TensorFlow's own kernels (limit ${AGREEMENT})`, measured });
+    }
+    if (!(onMs < offMs * SPEED_MARGIN)) return done({ enabled: false, ...(isa ? { isa } : {}), reason: `oneDNN off: its training steps${isaText} took ${ratio}, not 10% faster`, measured });
+    return done({ enabled: true, ...(isa ? { isa } : {}), reason: `oneDNN on: its training steps${isaText} took ${ratio} and agreed with them within ${difference.toExponential(1)}`, measured });
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -215,7 +243,7 @@ export function resolveOneDnn(env: NodeJS.ProcessEnv = process.env, log: (line: 
       if (user === undefined) env['TF_ENABLE_ONEDNN_OPTS'] = '0';
       return user === undefined ? { enabled: false, reason } : { enabled: true, reason: `TF_ENABLE_ONEDNN_OPTS=${env['TF_ENABLE_ONEDNN_OPTS']} in the environment; ${reason.replace('oneDNN off: ', '')}` };
     }
-    log("headbench: checking TensorFlow's oneDNN kernels on this CPU against its own, once per CPU and TensorFlow version (about 20 s)...");
+    log("headbench: checking TensorFlow's oneDNN kernels on this CPU against its own, once per CPU and TensorFlow version (two small networks trained four times each: a minute or two)...");
     verdict = probeOneDnn(key, { script, env });
     writeVerdict(file, verdict);
     log(`headbench: ${verdict.reason}${verdict.conv1x1Died.length ? `; ${avoidance(verdict.conv1x1Died)!.why}, so they run as matrix products` : ''} (${verdict.probe.seconds.toFixed(0)} s; kept in ${file})`);

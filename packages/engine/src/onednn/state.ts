@@ -19,8 +19,18 @@ export interface OneDnnState {
    * convolution dies for these channel pairs here; only while oneDNN is on.
    */
   conv1x1AsMatMul?: { pairs: ChannelPair[]; why: string };
-  /** The probe's training step, fastest ms of each side, with oneDNN on and off, and how far their results were apart. */
-  measured?: { onMs: number; offMs: number; maxRelativeDifference: number };
+  /**
+   * The probe's training steps, fastest ms of each side, with oneDNN on and off, and how far their
+   * results were apart: summed over its networks, and for each (`networks`, from probe version 3).
+   */
+  measured?: ProbeMeasurement & { networks?: Record<string, ProbeMeasurement> };
+}
+
+/** One probe network's fastest training step with oneDNN on and off, and the largest relative difference of its weights after one step. */
+export interface ProbeMeasurement {
+  onMs: number;
+  offMs: number;
+  maxRelativeDifference: number;
 }
 
 let state: OneDnnState = { enabled: false, reason: 'not decided yet' };
