@@ -91,7 +91,7 @@ export function createProgram(): Command {
   program
     .command('run')
     .description('train every backbone x head x trainer x lr x seed combination and report accuracy, parameters and step time')
-    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val), recipes (gap and flatten with sgd at lr 0.1 and 0.01 and adam at 1e-3 and 1e-4, offline), backbones (gap and flatten on the five other backbones, needs their ImageNet files), heads (every built-in head against gap, three seeds, a test split, offline, about an hour on 2 cores) or nightly (gap, flatten and gmp, three seeds, offline)').default(undefined, 'default'))
+    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val), recipes (gap and flatten with sgd at lr 0.1 and 0.01 and adam at 1e-3 and 1e-4, offline), backbones (gap and flatten on the five other backbones, needs their ImageNet files), heads (every built-in head against gap, three seeds, a test split, offline, 58 min on 2 busy cores) or nightly (gap, flatten and gmp, three seeds, offline)').default(undefined, 'default'))
     .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: the preset\'s)', collect)
     .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: the preset\'s, gap and flatten)', collect)
     .option('--trainer <spec>', `trainer as name or name:key=value,...: ${TRAINERS}; repeatable (default: the preset's, sgd)`, collect)
