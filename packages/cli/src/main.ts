@@ -117,6 +117,7 @@ export function createProgram(): Command {
     .option('--resume', 'continue the run in --out (same settings and plan): finished combinations are kept and skipped')
     .addOption(new Option('--extend', 'add this plan\'s combinations to the results in --out (same settings, other backbones/heads/lr/seeds): every finished row is kept').conflicts('resume'))
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the plan (for several machines; join with headbench merge)')
+    .option('--no-feature-cache', 'train every stage on the images through the whole model, also where the backbone is frozen (by default a frozen, unaugmented stage trains the head on the backbone\'s features, computed once and kept in the feature cache)')
     .option('--no-bench', 'skip the tinybench timings (train step, inference at batch size and 1) after each combination')
     .option('--quiet', 'no progress output; the table is still printed')
     .action(async (_options: unknown, command: Command) => {

@@ -64,6 +64,8 @@ export interface RunCommandOptions {
   extend?: boolean;
   shard?: string;
   bench?: boolean;
+  /** `--no-feature-cache`: every stage runs the images through the whole model, frozen or not. */
+  featureCache?: boolean;
   config?: string;
   plugin?: string[];
 }
@@ -309,10 +311,12 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
                 }),
             }
           : {}),
+        featureCache:
+          options.featureCache === false ? false : { ...(options.memoryBudget !== undefined ? { memoryBudget: parseSize(options.memoryBudget, '--memory-budget') } : {}) },
         ...(continued ? { crashed: continued.crashed } : {}),
         onEvent: (e) => {
           if (e.type === 'combination') announce({ type: 'combination', id: e.combination.id, outDir });
-          tensorboard?.onEvent(e);
+          if (e.type !== 'features') tensorboard?.onEvent(e);
           progress?.onEvent(e);
         },
       });
