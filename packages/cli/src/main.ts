@@ -91,7 +91,7 @@ export function createProgram(): Command {
   program
     .command('run')
     .description('train every backbone x head x trainer x lr x seed combination and report accuracy, parameters and step time')
-    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val), recipes (gap and flatten with sgd at lr 0.1 and 0.01 and adam at 1e-3 and 1e-4, offline) or nightly (gap, flatten and gmp, three seeds, offline)').default(undefined, 'default'))
+    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val), recipes (gap and flatten with sgd at lr 0.1 and 0.01 and adam at 1e-3 and 1e-4, offline), nightly (gap, flatten and gmp, three seeds, offline) or probe (linear probes of every built-in head on a frozen backbone, on its cached features, three seeds, offline, about a minute)').default(undefined, 'default'))
     .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: the preset\'s)', collect)
     .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: the preset\'s, gap and flatten)', collect)
     .option('--trainer <spec>', `trainer as name or name:key=value,...: ${TRAINERS}; repeatable (default: the preset's, sgd)`, collect)
@@ -136,18 +136,18 @@ export function createProgram(): Command {
 
   const cache = program
     .command('cache')
-    .description('list or clear the image cache: decoded images kept per folder, input size and interpolation (in $HEADBENCH_CACHE_DIR, $XDG_CACHE_HOME/headbench or ~/.cache/headbench)');
+    .description('list or clear the image cache (decoded images kept per folder, input size and interpolation) and the feature cache (a frozen backbone\'s features of them), in $HEADBENCH_CACHE_DIR, $XDG_CACHE_HOME/headbench or ~/.cache/headbench');
   cache
     .command('list')
-    .description('list the cached image folders with their input size, images and size on disk')
+    .description('list the cached image folders with their input size, images and size on disk, then the cached features')
     .action(async () => {
       const { cacheList } = await load(() => import('./commands/cache.js'));
       process.stdout.write(cacheList());
     });
   cache
     .command('clear')
-    .description('remove cached images: all of them, or those of the given image folders (the native runtime cached beside them is kept)')
-    .argument('[folders...]', 'image folders (--train or --val folders) whose caches to remove')
+    .description('remove cached images and features: all of them, or those of the given image folders (the native runtime cached beside them is kept)')
+    .argument('[folders...]', 'image folders (--train or --val folders) whose images and features to remove')
     .action(async (folders: string[]) => {
       const { cacheClear } = await load(() => import('./commands/cache.js'));
       process.stdout.write(cacheClear(folders, process.cwd()));

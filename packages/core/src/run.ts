@@ -20,9 +20,9 @@ import { correctnessRecord, median, quantile, type CorrectnessRecord } from '@he
 import { composeModel, type ComposedModel } from './compose.js';
 import { formatSpecifier } from './options.js';
 import type { Combination } from './planner.js';
-import type { TrainerPlugin } from './plugin.js';
+import type { FeatureShape, TrainerPlugin } from './plugin.js';
 import type { PluginRegistry } from './registry.js';
-import { FeatureCache, headOnly, type FeatureCacheOptions, type FeatureEvent } from './features.js';
+import { FeatureCache, headOnly, type FeatureCacheOptions, type FeatureEvent, type HeadOnly } from './features.js';
 import { fitModel, type FeatureSource, type TrainOutcome, type TrainProgress } from './trainer.js';
 
 export interface RunSettings {
@@ -78,7 +78,11 @@ export interface RunOptions extends RunSettings {
    */
   featureCache?: false | Omit<FeatureCacheOptions, 'onEvent' | 'batchSize'>;
   /** Timings taken on each trained model before it is disposed (`headbench run` uses benchModel). */
-  afterTraining?: (model: tf.LayersModel, row: ResultRow, context: { trainer: TrainerPlugin; backboneLayers: readonly tf.layers.Layer[] }) => Promise<ModelBench>;
+  afterTraining?: (
+    model: tf.LayersModel,
+    row: ResultRow,
+    context: { trainer: TrainerPlugin; backboneLayers: readonly tf.layers.Layer[]; head?: { model: tf.LayersModel; featureShape: FeatureShape } },
+  ) => Promise<ModelBench>;
 }
 
 function oneLine(error: unknown): string {
@@ -180,10 +184,24 @@ async function runOne(combination: Combination, options: RunOptions, featureCach
     );
     const row = finishRow(base, composed, outcome, options, started, { val, ...(test ? { test } : {}) });
     if (options.afterTraining && row.status === 'ok') {
+      let alone: HeadOnly | undefined;
       try {
-        row.bench = await options.afterTraining(model, row, { trainer, backboneLayers: composed.backboneLayers });
+        // The head alone, for its own step time beside the whole model's.
+        try {
+          alone = headOnly(model, composed.backboneLayers, head, { classes: base.classes, featureShape: composed.featureShape, seed: combination.seed });
+          alone.pull();
+        } catch {
+          alone = undefined;
+        }
+        row.bench = await options.afterTraining(model, row, {
+          trainer,
+          backboneLayers: composed.backboneLayers,
+          ...(alone ? { head: { model: alone.model, featureShape: composed.featureShape } } : {}),
+        });
       } catch (error) {
         row.benchError = oneLine(error);
+      } finally {
+        alone?.dispose();
       }
     }
     return row;

@@ -75,4 +75,6 @@ export interface ModelBench {
   stage?: { index: number; of: number; train: 'all' | 'head' };
   /** Peak resident memory of the process so far, in MB. */
   peakRssMB: number;
+  /** The head's own training step, alone on random features of the backbone's shape: what the head costs without the backbone. */
+  headTrain?: TaskTiming;
 }

@@ -229,7 +229,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
     (line) => progress?.note(line),
     (event) => progress?.onDataset(event),
   );
-  const bench = options.bench !== false;
+  const bench = options.bench !== false && PRESETS[settings.preset]?.bench !== false;
   const divergenceLoss = options.divergeLoss ?? RUN_DEFAULTS.divergenceLoss;
   // What every row means, named as the flags: --resume and --extend refuse other values.
   const runConfig = {
@@ -298,8 +298,9 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
         divergenceLoss,
         ...(bench
           ? {
-              afterTraining: (model, row, { trainer, backboneLayers }) =>
+              afterTraining: (model, row, { trainer, backboneLayers, head }) =>
                 benchModel(model, {
+                  ...(head ? { head } : {}),
                   inputSize: settings.inputSize,
                   classes: row.classes,
                   batchSize: settings.batchSize,
