@@ -111,6 +111,11 @@ describe('headbench run with the feature cache', () => {
     expect(e2.filter((e) => e.event === 'features-start')).toEqual([]);
     expect(e2.filter((e) => e.event === 'features-hit')).toMatchObject([{ folder: real, images: 12 }]);
 
+    // Over the memory budget the features are streamed from the cache file, with the same numbers.
+    const streamed = await run('features-stream', '--memory-budget', '10kB');
+    expect(streamed.status).toBe(0);
+    expect(results(path.join(tmp, 'features-stream')).rows.map((r) => r.path?.features?.storage)).toEqual(['stream', 'stream']);
+
     const full = await run('images', '--no-feature-cache');
     expect(events(full.stderr).filter((e) => e.event.startsWith('features'))).toEqual([]);
     const rows = (dir: string) => results(path.join(tmp, dir)).rows;
@@ -118,7 +123,7 @@ describe('headbench run with the feature cache', () => {
       { path: 'images', reason: 'the feature cache is off (--no-feature-cache)' },
       { path: 'images', reason: 'the feature cache is off (--no-feature-cache)' },
     ]);
-    for (const dir of ['features-1', 'features-2']) {
+    for (const dir of ['features-1', 'features-2', 'features-stream']) {
       rows(dir).forEach((row, i) => {
         const other = rows('images')[i]!;
         expect(row.history.map((h) => h.valAccuracy)).toEqual(other.history.map((h) => h.valAccuracy));
