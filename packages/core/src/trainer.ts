@@ -114,7 +114,10 @@ function lazyInference(model: tf.LayersModel) {
   let compiled: Promise<InferenceModel> | undefined;
   return {
     get: () => (compiled ??= compileInference(model)),
-    dispose: () => void compiled?.then((m) => m.dispose()),
+    dispose: () => void compiled?.then(
+      (m) => m.dispose(),
+      () => undefined,
+    ),
   };
 }
 
