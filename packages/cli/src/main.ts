@@ -112,7 +112,7 @@ export function createProgram(): Command {
     .option('--input-size <pixels>', 'square input size (default: the preset\'s; 96 for default, 224 for seed)', integer(1))
     .option('--momentum <m>', 'SGD momentum, the same as --trainer sgd:momentum=<m> (default: 0, plain SGD as in the seed experiment)', fraction0)
     .option('--diverge-loss <loss>', 'a training loss above this (or NaN) marks the combination diverged and stops it (default: 1000)', positive)
-    .option('--memory-budget <size>', 'decoded images up to this size (uint8) stay in memory, larger datasets are read from the image cache batch by batch (default: 2GB)')
+    .option('--memory-budget <size>', 'decoded images up to this size (uint8) stay in memory, larger datasets are read from the image cache batch by batch; so do a frozen backbone\'s cached features, within a budget of their own of this size (default: 2GB)')
     .option('--out <dir>', 'folder for results.json, results.csv and summary.md (default: headbench-results/<preset>-<time>)')
     .option('--resume', 'continue the run in --out (same settings and plan): finished combinations are kept and skipped')
     .addOption(new Option('--extend', 'add this plan\'s combinations to the results in --out (same settings, other backbones/heads/lr/seeds): every finished row is kept').conflicts('resume'))
