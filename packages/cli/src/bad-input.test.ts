@@ -384,7 +384,7 @@ const cases: Case[] = [
   { what: 'a trainer whose frozen epochs exceed --epochs', args: () => ['run', ...SMALL, '--trainer', 'adam:freezeEpochs=3', '--out', path.join(tmp, 'never-14')], message: () => "adam: freezeEpochs=3 is more than the run's 1 epochs; give --epochs at least 3 or fewer frozen epochs" },
   { what: '--momentum beside --trainer', args: () => ['run', ...SMALL, '--trainer', 'adam', '--momentum', '0.9'], message: () => "--momentum 0.9 is SGD's momentum, but --trainer names the trainers; write --trainer sgd:momentum=0.9 instead" },
   { what: 'the seed preset without data', args: () => ['run', '--preset', 'seed', '--quiet'], message: () => 'the seed preset trains on your images: give --train <dir> with --val <dir> or --val-split <fraction>' },
-  { what: 'an unknown preset', args: () => ['run', '--preset', 'nightly-x', '--quiet'], message: () => 'unknown preset "nightly-x"; presets: default, seed, backbones, recipes, heads, nightly' },
+  { what: 'an unknown preset', args: () => ['run', '--preset', 'nightly-x', '--quiet'], message: () => 'unknown preset "nightly-x"; presets: default, seed, backbones, recipes, heads, nightly, probe' },
   { what: 'an unknown --dataset', args: () => ['run', '--dataset', 'imagenet'], message: () => "option '--dataset <name>' argument 'imagenet' is invalid. Allowed choices are synthetic." },
 
   // Options.

@@ -91,7 +91,7 @@ export function createProgram(): Command {
   program
     .command('run')
     .description('train every backbone x head x trainer x lr x seed combination and report accuracy, parameters and step time')
-    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val), recipes (gap and flatten with sgd at lr 0.1 and 0.01 and adam at 1e-3 and 1e-4, offline), backbones (gap and flatten on the five other backbones, needs their ImageNet files), heads (every built-in head against gap, three seeds, a test split, offline, 58 min on 2 busy cores) or nightly (gap, flatten and gmp, three seeds, offline)').default(undefined, 'default'))
+    .addOption(new Option('--preset <name>', 'start from a preset: default (offline, a few minutes), seed (the original experiment at full size, on your --train/--val), recipes (gap and flatten with sgd at lr 0.1 and 0.01 and adam at 1e-3 and 1e-4, offline), backbones (gap and flatten on the five other backbones, needs their ImageNet files), heads (every built-in head against gap, three seeds, a test split, offline, 58 min on 2 busy cores), nightly (gap, flatten and gmp, three seeds, offline) or probe (linear probes of every built-in head on a frozen backbone, on its cached features, three seeds, offline, 7-8 min on 2 busy cores)').default(undefined, 'default'))
     .option('--backbone <spec>', 'backbone as name or name:key=value,...; repeatable (default: the preset\'s)', collect)
     .option('--head <spec>', 'head as name or name:key=value,...; repeatable (default: the preset\'s, gap and flatten)', collect)
     .option('--trainer <spec>', `trainer as name or name:key=value,...: ${TRAINERS}; repeatable (default: the preset's, sgd)`, collect)
@@ -112,11 +112,12 @@ export function createProgram(): Command {
     .option('--input-size <pixels>', 'square input size (default: the preset\'s; 96 for default, 224 for seed)', integer(1))
     .option('--momentum <m>', 'SGD momentum, the same as --trainer sgd:momentum=<m> (default: 0, plain SGD as in the seed experiment)', fraction0)
     .option('--diverge-loss <loss>', 'a training loss above this (or NaN) marks the combination diverged and stops it (default: 1000)', positive)
-    .option('--memory-budget <size>', 'decoded images up to this size (uint8) stay in memory, larger datasets are read from the image cache batch by batch (default: 2GB)')
+    .option('--memory-budget <size>', 'decoded images up to this size (uint8) stay in memory, larger datasets are read from the image cache batch by batch; so do a frozen backbone\'s cached features, within a budget of their own of this size (default: 2GB)')
     .option('--out <dir>', 'folder for results.json, results.csv and summary.md (default: headbench-results/<preset>-<time>)')
     .option('--resume', 'continue the run in --out (same settings and plan): finished combinations are kept and skipped')
     .addOption(new Option('--extend', 'add this plan\'s combinations to the results in --out (same settings, other backbones/heads/lr/seeds): every finished row is kept').conflicts('resume'))
     .option('--shard <i/n>', 'run only the i-th of n deterministic slices of the plan (for several machines; join with headbench merge)')
+    .option('--no-feature-cache', 'train every stage on the images through the whole model, also where the backbone is frozen (by default a frozen, unaugmented stage trains the head on the backbone\'s features, computed once and kept in the feature cache)')
     .option('--no-bench', 'skip the tinybench timings (train step, inference at batch size and 1) after each combination')
     .option('--quiet', 'no progress output; the table is still printed')
     .action(async (_options: unknown, command: Command) => {
@@ -135,18 +136,18 @@ export function createProgram(): Command {
 
   const cache = program
     .command('cache')
-    .description('list or clear the image cache: decoded images kept per folder, input size and interpolation (in $HEADBENCH_CACHE_DIR, $XDG_CACHE_HOME/headbench or ~/.cache/headbench)');
+    .description('list or clear the image cache (decoded images kept per folder, input size and interpolation) and the feature cache (a frozen backbone\'s features of them), in $HEADBENCH_CACHE_DIR, $XDG_CACHE_HOME/headbench or ~/.cache/headbench');
   cache
     .command('list')
-    .description('list the cached image folders with their input size, images and size on disk')
+    .description('list the cached image folders with their input size, images and size on disk, then the cached features')
     .action(async () => {
       const { cacheList } = await load(() => import('./commands/cache.js'));
       process.stdout.write(cacheList());
     });
   cache
     .command('clear')
-    .description('remove cached images: all of them, or those of the given image folders (the native runtime cached beside them is kept)')
-    .argument('[folders...]', 'image folders (--train or --val folders) whose caches to remove')
+    .description('remove cached images and features: all of them, or those of the given image folders (the native runtime cached beside them is kept)')
+    .argument('[folders...]', 'image folders (--train or --val folders) whose images and features to remove')
     .action(async (folders: string[]) => {
       const { cacheClear } = await load(() => import('./commands/cache.js'));
       process.stdout.write(cacheClear(folders, process.cwd()));

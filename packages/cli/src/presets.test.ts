@@ -49,6 +49,17 @@ describe('presets', () => {
     expect(resolveSettings({ preset: 'recipes', lr: [0.05] }, {}).trainers).toEqual(['sgd', 'adam']);
   });
 
+  it('probe: every built-in head on a frozen ImageNet backbone, two learning rates, three seeds, a test split, no timings', () => {
+    const settings = resolveSettings({ preset: 'probe' }, {});
+    expect(settings).toMatchObject({ backbones: ['mobilenetv2:alpha=0.35,trainable=false'], lr: [0.1, 0.01], seeds: [1, 2, 3], inputSize: 96, epochs: 5, testSplit: 0.2, baseline: 'gap', train: `${FLOWERS_MINI}/train` });
+    const registry = new PluginRegistry();
+    registerBuiltins(registry);
+    const builtinHeads = registry.names('head').sort();
+    expect([...settings.heads].sort()).toEqual(builtinHeads);
+    expect(plan({ backbones: settings.backbones, heads: settings.heads, learningRates: settings.lr, seeds: settings.seeds })).toHaveLength(66);
+    expect(PRESETS['probe']!.bench).toBe(false);
+  });
+
   it('--momentum is the trainer sgd:momentum=<m>, and is refused beside --trainer', () => {
     expect(resolveSettings({ momentum: 0.9 }, {}).trainers).toEqual(['sgd:momentum=0.9']);
     expect(resolveSettings({ momentum: 0 }, {}).trainers).toEqual(['sgd']);

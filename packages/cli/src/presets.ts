@@ -34,6 +34,8 @@ export interface RunPlanSettings {
 export interface Preset {
   description: string;
   settings: Partial<RunPlanSettings>;
+  /** false: the preset skips the tinybench timings after each combination, as --no-bench does. */
+  bench?: boolean;
   /** Said when the preset cannot run as given (it needs a dataset path, say). */
   requires?: (s: Partial<RunPlanSettings> & { dataset?: string }) => string | undefined;
 }
@@ -124,6 +126,23 @@ export const PRESETS: Record<string, Preset> = {
       train: `${FLOWERS_MINI}/train`,
       val: `${FLOWERS_MINI}/val`,
     },
+  },
+  probe: {
+    description:
+      'linear probes of every built-in head: MobileNetV2 alpha 0.35 (ImageNet) frozen, 96x96, on the bundled flowers-mini with a test split (0.2 of train), lr 0.1 and 0.01 (each head at its best on val, the verdict on test), seeds 1, 2 and 3, 5 epochs (66 combinations); the heads train on the backbone\'s features, computed once into the feature cache; no tinybench timings (as --no-bench)',
+    settings: {
+      backbones: ['mobilenetv2:alpha=0.35,trainable=false'],
+      heads: ['gap', 'gmp', 'flatten', 'avgmax', 'mlp', 'gdconv', 'se', 'gem', 'lse', 'attention', 'bilinear'],
+      lr: [0.1, 0.01],
+      seeds: [1, 2, 3],
+      inputSize: 96,
+      epochs: 5,
+      batchSize: 32,
+      train: `${FLOWERS_MINI}/train`,
+      val: `${FLOWERS_MINI}/val`,
+      testSplit: 0.2,
+    },
+    bench: false,
   },
 };
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { type RunEvent } from '@headbench/core';
+import { type FeatureEvent, type RunEvent } from '@headbench/core';
 import { formatBytes, type DatasetEvent } from '@headbench/data';
 
 export type ProgressMode = 'bar' | 'json' | 'quiet';
@@ -47,6 +47,20 @@ export function describeDatasetEvent(e: DatasetEvent): string | undefined {
   }
 }
 
+/** The line a feature cache event gives people, or undefined for progress. */
+export function describeFeatureEvent(e: FeatureEvent): string | undefined {
+  switch (e.type) {
+    case 'features-start':
+      return `computing the features of ${e.backbone} for ${e.images} images of ${e.folder} at ${e.inputSize}x${e.inputSize} once (the backbone is frozen); they go to the feature cache`;
+    case 'features-end':
+      return `computed the features of ${e.images} images of ${e.folder} in ${seconds(e.seconds)}${e.rebuilt ? ` (the cached ones were not used: ${e.rebuilt})` : ''}; cached: ${formatBytes(e.bytes)} in ${e.cache}`;
+    case 'features-hit':
+      return `feature cache used for ${e.folder}: ${e.images} images, ${formatBytes(e.bytes)}, nothing computed (${e.cache})`;
+    default:
+      return undefined;
+  }
+}
+
 /**
  * @param stepsPerCombination training steps of one combination (epochs x batches), which with the
  * number of combinations gives the bar's total, so its ETA covers the whole run.
@@ -61,7 +75,17 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
         if (e.type === 'start') emit({ event: 'start', combinations: e.total, resumed: e.resumed });
         else if (e.type === 'combination') emit({ event: 'combination', position: e.position, of: e.total, id: e.combination.id });
         else if (e.type === 'train' && e.progress.type === 'epoch') emit({ event: 'epoch', id: e.combination.id, ...e.progress.metrics });
-        else if (e.type === 'row') emit({ event: 'row', position: e.position, of: e.total, id: e.row.id, status: e.row.status, finalValAccuracy: e.row.finalValAccuracy, error: e.row.error, engines: e.row.engines });
+        else if (e.type === 'row') emit({ event: 'row', position: e.position, of: e.total, id: e.row.id, status: e.row.status, finalValAccuracy: e.row.finalValAccuracy, error: e.row.error, engines: e.row.engines, path: e.row.path?.path });
+        else if (e.type === 'features') {
+          // Progress at most once a second, as decoding's.
+          if (e.event.type === 'features-progress') {
+            const now = Date.now();
+            if (now - lastProgress < 1000 && e.event.done < e.event.images) return;
+            lastProgress = now;
+          }
+          const { type, ...rest } = e.event;
+          emit({ event: type, ...rest });
+        }
       },
       onDataset(e) {
         // Decoding progress at most once a second: a log, not an animation.
@@ -105,6 +129,16 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
         const p = e.progress;
         done += 1;
         bar.update(done, { epoch: `${p.epoch}/${p.epochs}`, step: `${p.step}/${p.steps}`, loss: p.loss.toFixed(3) });
+      } else if (e.type === 'features') {
+        if (e.event.type === 'features-progress') bar.update(done, { step: `features ${e.event.done}/${e.event.images}` });
+        else {
+          const line = describeFeatureEvent(e.event);
+          if (line) {
+            bar.stop();
+            stream.write(`${line}\n`);
+            bar.start(bar.getTotal(), done, { ...payload, total: String(total) });
+          }
+        }
       } else if (e.type === 'row') {
         // A diverged or failed combination ends early: its remaining steps count as done.
         finished += 1;
@@ -112,7 +146,7 @@ export function createProgress(mode: ProgressMode, stepsPerCombination: number, 
         const r = e.row;
         const summary = r.status === 'ok' ? `final val acc ${r.finalValAccuracy?.toFixed(3)}` : r.status === 'diverged' ? `diverged at epoch ${r.divergedAt?.epoch}` : `error: ${r.error}`;
         bar.stop();
-        stream.write(`  ${e.position}/${e.total} ${r.id}: ${summary} (${r.seconds.toFixed(0)} s)\n`);
+        stream.write(`  ${e.position}/${e.total} ${r.id}: ${summary} (${r.seconds.toFixed(0)} s${r.path ? `, ${r.path.path === 'features' ? 'on cached features' : r.path.path === 'mixed' ? 'frozen stages on cached features' : 'on images'}` : ''})\n`);
         // A step that cannot run as one TensorFlow graph is several times slower: say why.
         for (const [what, engine] of Object.entries(r.engines ?? {})) if (engine.reason) stream.write(`    ${what} ran eagerly: ${engine.reason}\n`);
         if (e.position < e.total) bar.start(bar.getTotal(), done, { ...payload, total: String(total) });

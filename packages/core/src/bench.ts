@@ -3,7 +3,7 @@ import { Bench } from 'tinybench';
 import { compileInference, createTrainStep, sgdConfig, tf } from '@headbench/engine';
 import type { ModelBench, TaskTiming } from '@headbench/results';
 import { median } from '@headbench/stats';
-import type { TrainerPlugin } from './plugin.js';
+import type { FeatureShape, TrainerPlugin } from './plugin.js';
 import { checkRecipe, freeze, stageStepConfig } from './trainer.js';
 
 export interface TimingOptions {
@@ -70,8 +70,13 @@ export interface ModelBenchOptions extends TimingOptions {
    * plain SGD at `lr`.
    */
   trainer?: { plugin: TrainerPlugin; epochs: number; stepsPerEpoch: number; backboneLayers?: readonly tf.layers.Layer[] };
-  /** Called before each of the three timings, for progress displays. */
-  onTask?: (name: 'train step' | 'inference' | 'inference batch 1') => void;
+  /**
+   * The head alone on a feature-shaped input (features.ts' `headOnly`): its training step is
+   * timed too, on random features, so a head's own cost is not hidden under the backbone's.
+   */
+  head?: { model: tf.LayersModel; featureShape: FeatureShape };
+  /** Called before each timing, for progress displays. */
+  onTask?: (name: 'train step' | 'inference' | 'inference batch 1' | 'head train step') => void;
 }
 
 /**
@@ -111,7 +116,21 @@ export async function benchModel(model: tf.LayersModel, options: ModelBenchOptio
     const inferenceTiming = await timeTask('inference', predict(x), options);
     options.onTask?.('inference batch 1');
     const inferenceSingle = await timeTask('inference batch 1', predict(x1), options);
+    let headTrain: ModelBench['headTrain'];
+    if (options.head) {
+      options.onTask?.('head train step');
+      const features = tf.randomUniform([batchSize, ...options.head.featureShape], 0, 6, 'float32', seed) as tf.Tensor4D;
+      // The same update rule on the head's own weights (a tfjs optimizer keeps per-model state: plain SGD instead).
+      const headStep = createTrainStep(options.head.model, stepConfig.optimizer instanceof tf.Optimizer ? sgdConfig(lr) : stepConfig, classes);
+      try {
+        headTrain = await timeTask('head train step', async () => void (await headStep(features, y)), options);
+      } finally {
+        headStep.dispose();
+        features.dispose();
+      }
+    }
     return {
+      ...(headTrain ? { headTrain } : {}),
       train,
       inference: inferenceTiming,
       inferenceSingle,

@@ -52,7 +52,8 @@ export { defineBackbone, defineHead, defineTrainer, type BackboneDefinition, typ
 export { PluginRegistry, importPluginModule } from './registry.js';
 export { composeModel, countParams, type ComposedModel, type ComposeOptions } from './compose.js';
 export { plan, parseShard, shardOf, combinationId, type Combination, type PlanAxes, type Shard, type TrainerAxis } from './planner.js';
-export { fitModel, checkRecipe, freeze, stageStepConfig, evaluate, type Evaluation, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress } from './trainer.js';
+export { fitModel, checkRecipe, freeze, stageStepConfig, evaluate, type Evaluation, type FeatureSource, type TrainData, type TrainOptions, type TrainOutcome, type TrainProgress } from './trainer.js';
+export { FeatureCache, headOnly, backboneChanges, weightsHash, type FeatureCacheOptions, type FeatureEvent, type HeadOnly, type SplitFeatures } from './features.js';
 export { runPlan, type RunEvent, type RunOptions, type RunSettings } from './run.js';
 export { timeTask, benchModel, type TimingOptions, type ModelBenchOptions } from './bench.js';
 export { cpuPeak, cpuPeakFrom, achievedGflops, type CpuPeak } from './hardware.js';

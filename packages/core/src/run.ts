@@ -20,9 +20,10 @@ import { correctnessRecord, median, quantile, type CorrectnessRecord } from '@he
 import { composeModel, type ComposedModel } from './compose.js';
 import { formatSpecifier } from './options.js';
 import type { Combination } from './planner.js';
-import type { TrainerPlugin } from './plugin.js';
+import type { FeatureShape, TrainerPlugin } from './plugin.js';
 import type { PluginRegistry } from './registry.js';
-import { fitModel, type TrainOutcome, type TrainProgress } from './trainer.js';
+import { FeatureCache, headOnly, type FeatureCacheOptions, type FeatureEvent, type HeadOnly } from './features.js';
+import { fitModel, type FeatureSource, type TrainOutcome, type TrainProgress } from './trainer.js';
 
 export interface RunSettings {
   inputSize: number;
@@ -35,7 +36,9 @@ export type RunEvent =
   | { type: 'start'; total: number; resumed: number }
   | { type: 'combination'; position: number; total: number; combination: Combination }
   | { type: 'train'; combination: Combination; progress: TrainProgress }
-  | { type: 'row'; position: number; total: number; row: ResultRow };
+  | { type: 'row'; position: number; total: number; row: ResultRow }
+  /** The feature cache: features computed (with progress) or found. */
+  | { type: 'features'; event: FeatureEvent };
 
 export interface RunOptions extends RunSettings {
   combinations: readonly Combination[];
@@ -68,8 +71,18 @@ export interface RunOptions extends RunSettings {
    * in a new process after such a death).
    */
   crashed?: readonly { id: string; signal: string }[];
+  /**
+   * Frozen backbones compute their features once: stages that train with the backbone frozen and
+   * the images unaugmented train the head on features kept in the feature cache (the default).
+   * `false` runs every stage on the images through the whole model (`--no-feature-cache`).
+   */
+  featureCache?: false | Omit<FeatureCacheOptions, 'onEvent' | 'batchSize'>;
   /** Timings taken on each trained model before it is disposed (`headbench run` uses benchModel). */
-  afterTraining?: (model: tf.LayersModel, row: ResultRow, context: { trainer: TrainerPlugin; backboneLayers: readonly tf.layers.Layer[] }) => Promise<ModelBench>;
+  afterTraining?: (
+    model: tf.LayersModel,
+    row: ResultRow,
+    context: { trainer: TrainerPlugin; backboneLayers: readonly tf.layers.Layer[]; head?: { model: tf.LayersModel; featureShape: FeatureShape } },
+  ) => Promise<ModelBench>;
 }
 
 function oneLine(error: unknown): string {
@@ -120,7 +133,7 @@ function rowBase(combination: Combination, options: RunOptions) {
   } satisfies Partial<ResultRow>;
 }
 
-async function runOne(combination: Combination, options: RunOptions): Promise<ResultRow> {
+async function runOne(combination: Combination, options: RunOptions, featureCache: FeatureCache | undefined): Promise<ResultRow> {
   const started = performance.now();
   const base = rowBase(combination, options);
   let model: tf.LayersModel | undefined;
@@ -134,9 +147,31 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
     const composed = await composeModel(backbone, head, { inputSize: options.inputSize, classes: base.classes, seed: combination.seed });
     model = composed.model;
     const { train, val, test } = await options.dataset.load(options.inputSize);
+    const whole = model;
+    const features: FeatureSource = featureCache
+      ? {
+          load: async () => {
+            const alone = headOnly(whole, composed.backboneLayers, head, { classes: base.classes, featureShape: composed.featureShape, seed: combination.seed });
+            try {
+              const splits = await featureCache.splits({
+                plugin: backbone,
+                backboneName: named(backbone),
+                model: composed.backbone.model,
+                featureShape: composed.featureShape,
+                inputSize: options.inputSize,
+                splits: { train, val, ...(test ? { test } : {}) },
+              });
+              return { splits, head: alone };
+            } catch (error) {
+              alone.dispose();
+              throw error;
+            }
+          },
+        }
+      : { off: 'the feature cache is off (--no-feature-cache)', load: () => Promise.reject(new Error('the feature cache is off')) };
     const outcome = await fitModel(
       model,
-      { train, val, ...(test ? { test } : {}), classes: base.classes, preprocess: (x) => backbone.preprocess(x), backboneLayers: composed.backboneLayers },
+      { train, val, ...(test ? { test } : {}), classes: base.classes, preprocess: (x) => backbone.preprocess(x), backboneLayers: composed.backboneLayers, features },
       trainer,
       {
         lr: combination.lr,
@@ -149,10 +184,24 @@ async function runOne(combination: Combination, options: RunOptions): Promise<Re
     );
     const row = finishRow(base, composed, outcome, options, started, { val, ...(test ? { test } : {}) });
     if (options.afterTraining && row.status === 'ok') {
+      let alone: HeadOnly | undefined;
       try {
-        row.bench = await options.afterTraining(model, row, { trainer, backboneLayers: composed.backboneLayers });
+        // The head alone, for its own step time beside the whole model's.
+        try {
+          alone = headOnly(model, composed.backboneLayers, head, { classes: base.classes, featureShape: composed.featureShape, seed: combination.seed });
+          alone.pull();
+        } catch {
+          alone = undefined;
+        }
+        row.bench = await options.afterTraining(model, row, {
+          trainer,
+          backboneLayers: composed.backboneLayers,
+          ...(alone ? { head: { model: alone.model, featureShape: composed.featureShape } } : {}),
+        });
       } catch (error) {
         row.benchError = oneLine(error);
+      } finally {
+        alone?.dispose();
       }
     }
     return row;
@@ -204,6 +253,7 @@ function finishRow(base: RowBase, composed: ComposedModel, outcome: TrainOutcome
     },
     tensors: outcome.tensors,
     engines: outcome.engines,
+    path: outcome.path,
     seconds: (performance.now() - started) / 1000,
     finishedAt: new Date().toISOString(),
   };
@@ -261,12 +311,14 @@ async function trainInto(folder: ResultsFolder, options: RunOptions): Promise<Ru
   let written = 0;
   let rowsInFile = results.rows.length;
   let derived = results;
+  const featureCache =
+    options.featureCache === false ? undefined : new FeatureCache({ ...options.featureCache, batchSize: options.batchSize, onEvent: (event) => options.onEvent?.({ type: 'features', event }) });
   try {
     for (const combination of todo) {
       position += 1;
       options.onEvent?.({ type: 'combination', position, total: options.combinations.length, combination });
       const signal = options.crashed?.find((c) => c.id === combination.id)?.signal;
-      const row = signal ? crashedRow(combination, options, signal) : await runOne(combination, options);
+      const row = signal ? crashedRow(combination, options, signal) : await runOne(combination, options, featureCache);
       const at = results.rows.findIndex((r) => r.id === row.id);
       if (at >= 0) results.rows[at] = row;
       else results.rows.push(row);
@@ -291,6 +343,8 @@ async function trainInto(folder: ResultsFolder, options: RunOptions): Promise<Ru
       );
     }
     throw error;
+  } finally {
+    featureCache?.dispose();
   }
   return written ? derived : withStatistics(results);
 }

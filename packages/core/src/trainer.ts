@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { compileInference, createTrainStep, tf, type InferenceModel, type TrainStep, type TrainStepConfig } from '@headbench/engine';
-import { batches, batchTensors, type ImageBatch, type ImageSplit } from '@headbench/data';
+import { augments, compileInference, createTrainStep, tf, type InferenceModel, type TrainStep, type TrainStepConfig } from '@headbench/engine';
+import { batches, batchTensors, featureBatches, type FeatureSplit, type ImageBatch, type ImageSplit } from '@headbench/data';
 import { UsageError } from '@headbench/errors';
-import type { Engine, Engines, EpochMetrics } from '@headbench/results';
+import type { Engine, Engines, EpochMetrics, TrainingPath } from '@headbench/results';
 import { deriveSeed, seededRandom, shuffledIndices } from '@headbench/stats';
+import { backboneChanges, trainingPath, type HeadOnly, type SplitFeatures } from './features.js';
 import type { TrainerPlugin, TrainingRecipe, TrainingStage } from './plugin.js';
 
 export type TrainProgress =
@@ -32,6 +33,23 @@ export interface TrainData {
   preprocess: (images: tf.Tensor4D) => tf.Tensor4D;
   /** The backbone's layers in the model, which a `head` stage freezes (composeModel's `backboneLayers`). */
   backboneLayers?: readonly tf.layers.Layer[];
+  /**
+   * The frozen backbone's features, for stages that train with it frozen and without
+   * augmentation: the head alone then trains and evaluates on them. Absent, or `off` given:
+   * every stage runs the images through the whole model.
+   */
+  features?: FeatureSource;
+}
+
+/** Where a stage can get the backbone's features from (run.ts makes one per combination). */
+export interface FeatureSource {
+  /** Why no stage uses features (`--no-feature-cache`, a synthetic backbone...), when none may. */
+  off?: string;
+  /**
+   * The features of train, val and test through the backbone as it is now, and the head alone
+   * on a feature input; throws (the stage then runs on images, saying why) when they cannot be had.
+   */
+  load(): Promise<{ splits: SplitFeatures; head: HeadOnly }>;
 }
 
 export interface TrainOutcome {
@@ -58,6 +76,8 @@ export interface TrainOutcome {
   tensors: { afterFirstStep: number; afterLastStep: number; leaked: number };
   /** How training and evaluation ran: one TensorFlow graph each, or eager ops and why. */
   engines: Engines;
+  /** Which stages trained the head on cached features and which on images, and why. */
+  path: TrainingPath;
 }
 
 /**
@@ -72,6 +92,70 @@ function batchOf(data: TrainData, split: ImageSplit, batch: ImageBatch): { x: tf
     const { images, labels } = batchTensors(batch, split.inputSize);
     return { x: data.preprocess(images), y: labels };
   });
+}
+
+type SplitName = 'train' | 'val' | 'test';
+
+/**
+ * What a stage trains and evaluates: the whole model on the images, or the head alone on the
+ * backbone's cached features. Both give batches of the same images in the same order.
+ */
+interface Path {
+  kind: 'images' | 'features';
+  model: tf.LayersModel;
+  count(split: SplitName): number;
+  batches(split: SplitName, order: Int32Array, batchSize: number): AsyncGenerator<{ x: tf.Tensor4D; y: tf.Tensor1D; n: number }>;
+  /** The model's inference graph, compiled on first use and kept (it follows the weights). */
+  inference(): Promise<InferenceModel>;
+  dispose(): void;
+}
+
+function lazyInference(model: tf.LayersModel) {
+  let compiled: Promise<InferenceModel> | undefined;
+  return {
+    get: () => (compiled ??= compileInference(model)),
+    dispose: () => void compiled?.then(
+      (m) => m.dispose(),
+      () => undefined,
+    ),
+  };
+}
+
+function imagePath(model: tf.LayersModel, data: TrainData): Path {
+  const inference = lazyInference(model);
+  const splitOf = (name: SplitName) => (name === 'test' ? data.test : data[name]) as ImageSplit;
+  return {
+    kind: 'images',
+    model,
+    count: (name) => splitOf(name).count,
+    async *batches(name, order, batchSize) {
+      const split = splitOf(name);
+      for await (const batch of batches(split, order, batchSize)) yield { ...batchOf(data, split, batch), n: batch.indices.length };
+    },
+    inference: inference.get,
+    dispose: inference.dispose,
+  };
+}
+
+function featurePath(head: HeadOnly, splits: SplitFeatures): Path {
+  const inference = lazyInference(head.model);
+  const splitOf = (name: SplitName) => (name === 'test' ? splits.test : splits[name]) as FeatureSplit;
+  return {
+    kind: 'features',
+    model: head.model,
+    count: (name) => splitOf(name).count,
+    async *batches(name, order, batchSize) {
+      const split = splitOf(name);
+      const [h, w, c] = split.shape;
+      for await (const batch of featureBatches(split, order, batchSize)) {
+        const n = batch.indices.length;
+        // tfjs-node keeps the array it is given until the tensor is first used, so each batch gets its own.
+        yield { x: tf.tensor4d(batch.values.slice(), [n, h, w, c]), y: tf.tensor1d(batch.labels, 'int32'), n };
+      }
+    },
+    inference: inference.get,
+    dispose: inference.dispose,
+  };
 }
 
 export interface Evaluation {
@@ -95,23 +179,30 @@ export async function evaluate(
 ): Promise<Evaluation> {
   const inference = 'engine' in model ? model : await compileInference(model);
   try {
-    return await evaluateWith(inference, data, split, batchSize);
+    const n = split.count;
+    async function* of() {
+      for await (const batch of batches(split, Int32Array.from({ length: n }, (_, i) => i), batchSize)) yield { ...batchOf(data, split, batch), n: batch.indices.length };
+    }
+    return await evaluateWith(inference, data.classes, n, of());
   } finally {
     if (inference !== model) inference.dispose();
   }
 }
 
-async function evaluateWith(inference: InferenceModel, data: TrainData, split: ImageSplit, batchSize: number): Promise<Evaluation> {
-  const n = split.labels.length;
+async function evaluateOn(path: Path, split: SplitName, classes: number, batchSize: number): Promise<Evaluation> {
+  const n = path.count(split);
+  return evaluateWith(await path.inference(), classes, n, path.batches(split, Int32Array.from({ length: n }, (_, i) => i), batchSize));
+}
+
+async function evaluateWith(inference: InferenceModel, classes: number, n: number, batchesOf: AsyncIterable<{ x: tf.Tensor4D; y: tf.Tensor1D; n: number }>): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
   const perImage = new Uint8Array(n);
   let start = 0;
-  for await (const batch of batches(split, Int32Array.from({ length: n }, (_, i) => i), batchSize)) {
-    const { x, y } = batchOf(data, split, batch);
+  for await (const { x, y, n: size } of batchesOf) {
     const [l, c] = tf.tidy(() => {
       const logits = inference.predict(x) as tf.Tensor2D;
-      const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(y, data.classes), logits, undefined, 0, tf.Reduction.NONE);
+      const perExample = tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits, undefined, 0, tf.Reduction.NONE);
       return [perExample.sum(), tf.equal(tf.argMax(logits, 1), y).asType('int32')];
     });
     lossSum += (await (l as tf.Tensor).data())[0] as number;
@@ -121,7 +212,7 @@ async function evaluateWith(inference: InferenceModel, data: TrainData, split: I
       correct += hits[i] as number;
     }
     tf.dispose([x, y, l as tf.Tensor, c as tf.Tensor]);
-    start += batch.indices.length;
+    start += size;
     await yieldToEventLoop();
   }
   return { loss: lossSum / n, accuracy: correct / n, correct: perImage };
@@ -175,6 +266,11 @@ export function freeze(layers: readonly tf.layers.Layer[]): () => void {
  * evaluation (a frozen one always in inference mode), as in Keras. Each stage gets a fresh
  * training step (its optimiser state from zero, its learning rate fed at every step); the
  * order of the images is seeded per epoch and does not depend on the trainer.
+ *
+ * A stage that trains with the backbone frozen and no augmentation trains the head alone on the
+ * backbone's features (`data.features`), which are what the whole model would compute: the same
+ * images in the same order, the same updates. Its head weights are copied back into the model
+ * after the stage, so later stages, the evaluations and the timings see them.
  */
 export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: TrainerPlugin, options: TrainOptions): Promise<TrainOutcome> {
   const { lr, epochs, batchSize, seed, divergenceLoss, onProgress } = options;
@@ -184,11 +280,14 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
   const n = data.train.count;
   const steps = Math.ceil(n / batchSize);
   const recipe = checkRecipe(trainer, trainer.recipe({ lr, epochs, stepsPerEpoch: steps }), epochs, (data.backboneLayers?.length ?? 0) > 0);
-  const inference = await compileInference(model);
+  const images = imagePath(model, data);
   const history: EpochMetrics[] = [];
   const stepMs: number[] = [];
   const stageMs: number[][] = [];
   const engines: Engines['stages'] = [];
+  const stagePaths: { path: 'features' | 'images'; reason: string }[] = [];
+  let featureInfo: { storage: 'memory' | 'stream'; built: boolean; seconds: number } | undefined;
+  let features: { path: Path; head: HeadOnly } | undefined;
   let cold = Number.NaN;
   let afterFirstStep = Number.NaN;
   let afterLastStep = 0;
@@ -196,14 +295,41 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
   let divergedAt: TrainOutcome['divergedAt'];
   let valCorrect: Uint8Array | undefined;
   let epoch = 0;
+  let last: Path = images;
 
-  const runStage = async (stage: TrainingStage, index: number) => {
+  /** The path a stage trains on, and why. */
+  const choosePath = async (stage: TrainingStage): Promise<{ path: Path; reason: string }> => {
+    const source = data.features;
+    const offReason = !source
+      ? 'no feature cache for this run'
+      : source.off ??
+        (augments(recipe.augment) ? 'the trainer augments the images (flip, zoom), so the features change at every step' : undefined) ??
+        (!data.backboneLayers?.length ? 'the model has no backbone layers to compute features with' : undefined) ??
+        backboneChanges(data.backboneLayers ?? []);
+    if (offReason !== undefined || !source) return { path: images, reason: offReason ?? 'no feature cache for this run' };
+    try {
+      if (!features) {
+        const loaded = await source.load();
+        features = { path: featurePath(loaded.head, loaded.splits), head: loaded.head };
+        featureInfo = { storage: loaded.splits.storage, built: loaded.splits.built, seconds: loaded.splits.seconds };
+      }
+      const why = stage.train === 'head' ? 'the backbone is frozen for this stage' : 'the backbone is frozen';
+      return { path: features.path, reason: `${why} and the images are not augmented: the head trained on its cached features` };
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      return { path: images, reason: `the features could not be had (${(error as Error).message.split('\n')[0]})` };
+    }
+  };
+
+  const runStage = async (stage: TrainingStage, index: number, path: Path) => {
     const config = stageStepConfig(recipe, stage, index, seed);
     let trainStep: TrainStep | undefined;
     const samples: number[] = [];
     stageMs.push(samples);
     try {
-      trainStep = createTrainStep(model, config, data.classes);
+      trainStep = createTrainStep(path.model, config, data.classes);
+      // Compiled before the first step, so the folded weights it keeps are counted from the start.
+      await path.inference();
       let first = Number.NaN;
       for (let e = 1; e <= stage.epochs && !divergedAt; e++) {
         epoch += 1;
@@ -213,10 +339,8 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
         let correct = 0;
         let step = 0;
         // batches() reads batch k+1 while step k runs.
-        for await (const batch of batches(data.train, order, batchSize)) {
+        for await (const { x, y, n: size } of path.batches('train', order, batchSize)) {
           step += 1;
-          const indices = batch.indices;
-          const { x, y } = batchOf(data, data.train, batch);
           const t0 = performance.now();
           const { loss: value, correct: hits } = await trainStep(x, y);
           const ms = performance.now() - t0;
@@ -224,11 +348,11 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
           if (Number.isNaN(first)) {
             first = tf.memory().numTensors;
             if (Number.isNaN(cold)) [cold, afterFirstStep] = [ms, first];
-          } else if (indices.length === batchSize) {
+          } else if (size === batchSize) {
             samples.push(ms);
             stepMs.push(ms);
           }
-          lossSum += value * indices.length;
+          lossSum += value * size;
           correct += hits;
           onProgress?.({ type: 'step', epoch, epochs, step, steps, loss: value });
           await yieldToEventLoop();
@@ -238,7 +362,7 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
           }
         }
         if (divergedAt) break;
-        const val = await evaluate(inference, data, data.val, batchSize);
+        const val = await evaluateOn(path, 'val', data.classes, batchSize);
         valCorrect = val.correct;
         const metrics: EpochMetrics = {
           epoch,
@@ -265,16 +389,25 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
       if (divergedAt) break;
       const restore = stage.train === 'head' ? freeze(data.backboneLayers ?? []) : () => {};
       try {
-        await runStage(stage, index);
+        const { path, reason } = await choosePath(stage);
+        stagePaths.push({ path: path.kind, reason });
+        if (path.kind === 'features') features?.head.pull();
+        try {
+          await runStage(stage, index, path);
+        } finally {
+          if (path.kind === 'features') features?.head.push();
+        }
+        last = path;
       } finally {
         restore();
       }
     }
-    const trainInference = divergedAt ? undefined : await evaluate(inference, data, data.train, batchSize);
+    const trainInference = divergedAt ? undefined : await evaluateOn(last, 'train', data.classes, batchSize);
     // The test split once, after training; a diverged model has nothing to test.
-    const test = divergedAt || !data.test ? undefined : await evaluate(inference, data, data.test, batchSize);
+    const test = divergedAt || !data.test ? undefined : await evaluateOn(last, 'test', data.classes, batchSize);
     const eager = engines.findIndex((e) => e.engine === 'eager');
     const train: Engine = eager === -1 ? { engine: 'graph' } : engines.length > 1 ? { engine: 'eager', reason: `stage ${eager + 1}: ${engines[eager]!.reason}` } : engines[0]!;
+    const inference = await last.inference();
     return {
       status: divergedAt ? 'diverged' : 'ok',
       ...(divergedAt ? { divergedAt } : {}),
@@ -289,8 +422,11 @@ export async function fitModel(model: tf.LayersModel, data: TrainData, trainer: 
         inference: { engine: inference.engine, ...(inference.reason ? { reason: inference.reason } : {}) },
         ...(engines.length > 1 ? { stages: engines } : {}),
       },
+      path: trainingPath(stagePaths, featureInfo),
     };
   } finally {
-    inference.dispose();
+    images.dispose();
+    features?.path.dispose();
+    features?.head.dispose();
   }
 }

@@ -18,6 +18,8 @@ export interface ImageSplit {
   readonly files?: readonly string[];
   /** Identifies these images in this order (files and labels), so per-image results pair only on the same images. */
   readonly fingerprint?: string;
+  /** The image cache entry the rows are read from, where there is one (the feature cache is keyed by it). */
+  readonly source?: SplitSource;
   /**
    * Copies the rows of the images at `indices`, in that order, into `into` (at least
    * `indices.length` rows long; a new array when not given) and resolves with it.
@@ -26,6 +28,23 @@ export interface ImageSplit {
 }
 
 export type Storage = 'memory' | 'stream';
+
+/**
+ * Where a split's rows come from: an image cache entry (one folder at one size) and the rows of
+ * it the split takes, in order. Its `createdAt` changes whenever the entry is rebuilt.
+ */
+export interface SplitSource {
+  /** The image cache entry's folder. */
+  cache: string;
+  /** The image folder it decodes (its real path). */
+  folder: string;
+  createdAt: string;
+  /** Its rows file and how many rows it has. */
+  pixelsFile: string;
+  images: number;
+  /** Image i of the split is row `rows[i]` of the entry. */
+  rows: Int32Array;
+}
 
 /** A file that was listed but could not be decoded. */
 export interface SkippedFile {

@@ -139,7 +139,7 @@ function staleness(m: CacheManifest, dir: string, request: CacheRequest, decoder
 }
 
 /** mkdir -p one level at a time: a recursive mkdirSync reports ENOENT where the real error is EROFS or EACCES. */
-function makeDir(dir: string): void {
+export function makeDir(dir: string): void {
   if (fs.existsSync(dir)) return;
   makeDir(path.dirname(dir));
   try {
@@ -150,12 +150,12 @@ function makeDir(dir: string): void {
 }
 
 /** The process that is writing (or replacing) an entry, from its folder name; undefined for a published entry. */
-function writer(name: string): number | undefined {
+export function writer(name: string): number | undefined {
   const m = /\.(?:partial|stale)-(\d+)-/.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
@@ -166,7 +166,7 @@ function alive(pid: number): boolean {
 }
 
 /** Folders left by runs that stopped while writing (their process is gone). */
-function removeAbandoned(imagesDir: string): void {
+export function removeAbandoned(imagesDir: string): void {
   let names: string[];
   try {
     names = fs.readdirSync(imagesDir);
@@ -179,16 +179,16 @@ function removeAbandoned(imagesDir: string): void {
   }
 }
 
-function cacheWriteError(error: unknown, imagesDir: string, needed: number): Error {
+export function cacheWriteError(error: unknown, imagesDir: string, needed: number, what = 'image cache'): Error {
   const code = (error as { code?: string }).code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new UsageError(
-      `the image cache in ${imagesDir} ran out of disk space (it needs ${formatBytes(needed)}); nothing half-written was kept. ` +
+      `the ${what} in ${imagesDir} ran out of disk space (it needs ${formatBytes(needed)}); nothing half-written was kept. ` +
         'Free space there, clear old caches (headbench cache clear) or set HEADBENCH_CACHE_DIR to a disk with room',
     );
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new UsageError(`cannot write the image cache in ${imagesDir} (${code}); set HEADBENCH_CACHE_DIR to a writable folder`);
+    return new UsageError(`cannot write the ${what} in ${imagesDir} (${code}); set HEADBENCH_CACHE_DIR to a writable folder`);
   }
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -331,7 +331,7 @@ function copyRows(fromFile: string, toFile: string, pairs: readonly [number, num
  * Puts the finished `tmp` where `dir` is. A current cache that another run published meanwhile
  * is kept (that run may be reading it) and `tmp` dropped; an out-of-date one is replaced.
  */
-function publish(tmp: string, dir: string, current: () => boolean): void {
+export function publish(tmp: string, dir: string, current: () => boolean): void {
   if (fs.existsSync(dir) && current()) {
     fs.rmSync(tmp, { recursive: true, force: true });
     return;
@@ -371,9 +371,11 @@ export interface CacheEntry {
   images?: number;
   createdAt?: string;
   bytes: number;
+  /** For a feature cache entry: the backbone whose features it holds (with the hash of its weights). */
+  backbone?: string;
 }
 
-function folderBytes(dir: string): number {
+export function folderBytes(dir: string): number {
   let total = 0;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);

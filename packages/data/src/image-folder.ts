@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { explainFileErrors, UsageError } from '@headbench/errors';
 import { deriveSeed, fingerprintOf, seededRandom, shuffledIndices } from '@headbench/stats';
-import type { DatasetEvent, ImageDataset, ImageSplit, SkippedFile } from './dataset.js';
+import type { DatasetEvent, ImageDataset, ImageSplit, SkippedFile, SplitSource } from './dataset.js';
 import { INTERPOLATIONS, type Interpolation } from './decode.js';
 import { cachedFolder, type CachedFolder, type FileStamp } from './image-cache.js';
 import { FileRows, MemoryRows, storeSplit, type RowStore } from './rows.js';
@@ -179,10 +179,13 @@ export function imageFolderDataset(options: ImageFolderOptions): ImageDataset {
     const present = new Set(kept.map((f) => f.label));
     const empty = train.classes.filter((_, i) => !present.has(i));
     if (empty.length) throw new UsageError(`after skipping files that do not decode, the ${role} images have no images of class ${empty.join(', ')}`);
-    return storeSplit(stores[folder] as RowStore, Int32Array.from(kept, (f) => f.row), Int32Array.from(kept, (f) => f.label), inputSize, {
+    const rows = Int32Array.from(kept, (f) => f.row);
+    const split = storeSplit(stores[folder] as RowStore, rows, Int32Array.from(kept, (f) => f.label), inputSize, {
       files: kept.map((f) => f.file),
       fingerprint: fingerprintOf(kept.map((f) => `${f.rel} ${train.classes[f.label]}`)),
     });
+    const source: SplitSource = { cache: cache.dir, folder: cache.manifest.folder, createdAt: cache.manifest.createdAt, pixelsFile: cache.pixelsFile, images: cache.manifest.images, rows };
+    return { ...split, source, read: split.read };
   };
 
   const load = async (inputSize: number) => {

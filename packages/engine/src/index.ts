@@ -25,7 +25,7 @@ export {
 } from './optimizers.js';
 export { eagerOps } from './eager-ops.js';
 export { graphOps } from './graph/ops.js';
-export { augmentImages, buildAugmentGraph, type AugmentOptions, type AugmentGraph } from './graph/augment.js';
+export { augments, augmentImages, buildAugmentGraph, type AugmentOptions, type AugmentGraph } from './graph/augment.js';
 export { compileInference, buildInferenceGraph, type InferenceModel, type InferenceGraph } from './graph/inference.js';
 export { writeSavedModel } from './graph/saved-model.js';
 export { DEFAULT_PASSES, type InferencePasses, type PassReport } from './graph/fuse.js';

@@ -18,7 +18,7 @@ export {
   type RunResults,
 } from './results.js';
 export type { ResultRow, RowStatus } from './row.js';
-export { DEFAULT_TRAINER, type ParamCounts, type EpochMetrics, type Engine, type Engines, type TaskTiming, type ModelBench } from './records.js';
+export { DEFAULT_TRAINER, type ParamCounts, type EpochMetrics, type Engine, type Engines, type TrainingPath, type TaskTiming, type ModelBench } from './records.js';
 export { lockFolder, LOCK_FILE, type FolderLock, type LockInfo } from './lock.js';
 export { openResultsFolder, writeResults, writeTables, RESULT_FILES, type OpenResultsOptions, type ResultsFolder } from './results-folder.js';
 export { GROUP_KEYS, GROUP_METRICS, groupId, groupRows, type Group, type GroupKey, type GroupMetric } from './groups.js';

@@ -34,6 +34,20 @@ export interface Engines {
   stages?: Engine[];
 }
 
+/**
+ * Where a row's head trained: on the frozen backbone's features, computed once and kept in the
+ * feature cache (`features`), or on the images through the whole model (`images`), or some
+ * stages each way (`mixed`, a freeze-then-finetune recipe); with the reason for each.
+ */
+export interface TrainingPath {
+  path: 'features' | 'images' | 'mixed';
+  reason: string;
+  /** With several stages, each stage's path and reason. */
+  stages?: { path: 'features' | 'images'; reason: string }[];
+  /** Where the features were read from (memory or streamed from the cache) and whether this row computed them, in how many seconds. */
+  features?: { storage: 'memory' | 'stream'; computed: boolean; seconds: number };
+}
+
 /** What tinybench measured for one task, in its own field names (milliseconds). */
 export interface TaskTiming {
   name: string;
@@ -61,4 +75,6 @@ export interface ModelBench {
   stage?: { index: number; of: number; train: 'all' | 'head' };
   /** Peak resident memory of the process so far, in MB. */
   peakRssMB: number;
+  /** The head's own training step, alone on random features of the backbone's shape: what the head costs without the backbone. */
+  headTrain?: TaskTiming;
 }

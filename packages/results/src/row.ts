@@ -1,5 +1,5 @@
 import type { CorrectnessRecord } from '@headbench/stats';
-import type { Engines, EpochMetrics, ModelBench, ParamCounts } from './records.js';
+import type { Engines, EpochMetrics, ModelBench, ParamCounts, TrainingPath } from './records.js';
 
 export type RowStatus = 'ok' | 'diverged' | 'error';
 
@@ -54,6 +54,8 @@ export interface ResultRow {
   tensors?: { afterFirstStep: number; afterLastStep: number; leaked: number };
   /** How the training step and evaluation ran: one TensorFlow graph each, or eager ops and why. */
   engines?: Engines;
+  /** Whether the head trained on the frozen backbone's cached features or on the images through the whole model, and why. */
+  path?: TrainingPath;
   /** tinybench timings of the trained model: train step, inference at the batch size and at 1. */
   bench?: ModelBench;
   /** Why the timings after training failed (the row's training results stand). */

@@ -3,6 +3,7 @@ import {
   benchModel,
   cpuPeak,
   composeModel,
+  headOnly,
   type CpuPeak,
 } from '@headbench/core';
 import {
@@ -66,11 +67,13 @@ export const BENCH_COLUMNS: readonly Column<BenchRow>[] = [
   { key: 'inputSize', title: 'input', value: (r) => r.inputSize },
   { key: 'batchSize', title: 'batch', value: (r) => r.batchSize },
   { key: 'params', title: 'params', value: (r) => r.params.total },
+  { key: 'headParams', title: 'head params', value: (r) => r.params.head },
   { key: 'mmacs', title: 'MMACs/image', value: (r) => Math.round(r.multiplyAdds / 1e6) },
   { key: 'trainColdMs', title: 'train cold ms', value: (r) => Math.round(r.train.coldMs) },
   { key: 'trainP50Ms', title: 'train p50 ms', value: (r) => ms(r.train.latency.p50) },
   { key: 'trainP99Ms', title: 'train p99 ms', value: (r) => ms(r.train.latency.p99) },
   { key: 'trainRme', title: 'train ±%', value: (r) => ms(r.train.latency.rme) },
+  { key: 'headTrainP50Ms', title: 'head train p50 ms', value: (r) => (r.headTrain ? ms(r.headTrain.latency.p50) : 'n/a') },
   { key: 'inferP50Ms', title: 'infer p50 ms', value: (r) => ms(r.inference.latency.p50) },
   { key: 'infer1P50Ms', title: 'infer@1 p50 ms', value: (r) => ms(r.inferenceSingle.latency.p50) },
   { key: 'trainEngine', title: 'train via', value: (r) => r.trainEngine.engine },
@@ -119,8 +122,11 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
       for (const trainer of trainers) {
         const which = `${rows.length + 1}/${total} ${backbone.label} + ${head.label}, ${trainer.label}`;
         const composed = await composeModel(backbone.plugin, head.plugin, { inputSize, classes: options.classes, seed: options.seed });
+        // The head alone on the backbone's feature shape: its own step time beside the whole model's.
+        const alone = headOnly(composed.model, composed.backboneLayers, head.plugin, { classes: options.classes, featureShape: composed.featureShape, seed: options.seed });
         try {
           const timing = await benchModel(composed.model, {
+            head: { model: alone.model, featureShape: composed.featureShape },
             inputSize,
             classes: options.classes,
             batchSize: options.batchSize,
@@ -137,6 +143,7 @@ export async function runBench(options: BenchOptions, cwd: string, log: (line: s
           const macs = multiplyAdds(composed.model);
           rows.push({ backbone: backbone.label, head: head.label, trainer: trainer.label, inputSize, batchSize: options.batchSize, classes: options.classes, params: composed.params, multiplyAdds: macs, ...timing, ...throughput(timing, macs, options.batchSize, peak) });
         } finally {
+          alone.dispose();
           composed.model.dispose();
         }
       }

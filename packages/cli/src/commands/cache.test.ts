@@ -86,3 +86,65 @@ describe('headbench run with the image cache', () => {
     }
   });
 });
+
+describe('headbench run with the feature cache', () => {
+  // A frozen ImageNet MobileNetV2 on the twelve real flower photos.
+  const FROZEN = ['--input-size', '64', '--epochs', '2', '--batch-size', '4', '--backbone', 'mobilenetv2:alpha=0.35,trainable=false', '--head', 'gap', '--head', 'flatten', '--lr', '0.01', '--no-bench'];
+
+  it('computes a frozen backbone\'s features once, reads them on later runs with the numbers of --no-feature-cache, recomputes them when the folder changed; cache list and clear', async () => {
+    const folder = path.join(tmp, 'frozen');
+    fs.cpSync(images, folder, { recursive: true });
+    const real = fs.realpathSync(folder);
+    const run = (out: string, ...extra: string[]) => headbench(['run', ...FROZEN, '--train', folder, '--val-split', '0.25', '--out', path.join(tmp, out), ...extra]);
+    const first = await run('features-1');
+    expect(first.status).toBe(0);
+    const e1 = events(first.stderr);
+    // One folder, computed once for both heads.
+    expect(e1.filter((e) => e.event === 'features-end')).toMatchObject([{ folder: real, images: 12, bytes: 12 * 2 * 2 * 1280 * 4 }]);
+    expect(results(path.join(tmp, 'features-1')).rows.map((r) => [r.head, r.path?.path, r.path?.features?.computed])).toEqual([
+      ['gap', 'features', true],
+      ['flatten', 'features', false],
+    ]);
+
+    const second = await run('features-2');
+    const e2 = events(second.stderr);
+    expect(e2.filter((e) => e.event === 'features-start')).toEqual([]);
+    expect(e2.filter((e) => e.event === 'features-hit')).toMatchObject([{ folder: real, images: 12 }]);
+
+    // Over the memory budget the features are streamed from the cache file, with the same numbers.
+    const streamed = await run('features-stream', '--memory-budget', '10kB');
+    expect(streamed.status).toBe(0);
+    expect(results(path.join(tmp, 'features-stream')).rows.map((r) => r.path?.features?.storage)).toEqual(['stream', 'stream']);
+
+    const full = await run('images', '--no-feature-cache');
+    expect(events(full.stderr).filter((e) => e.event.startsWith('features'))).toEqual([]);
+    const rows = (dir: string) => results(path.join(tmp, dir)).rows;
+    expect(rows('images').map((r) => r.path)).toEqual([
+      { path: 'images', reason: 'the feature cache is off (--no-feature-cache)' },
+      { path: 'images', reason: 'the feature cache is off (--no-feature-cache)' },
+    ]);
+    for (const dir of ['features-1', 'features-2', 'features-stream']) {
+      rows(dir).forEach((row, i) => {
+        const other = rows('images')[i]!;
+        expect(row.history.map((h) => h.valAccuracy)).toEqual(other.history.map((h) => h.valAccuracy));
+        row.history.forEach((h, e) => expect(h.valLoss).toBeCloseTo(other.history[e]!.valLoss, 3));
+        expect(row.perImage).toEqual(other.perImage);
+      });
+    }
+
+    const list = await headbench(['cache', 'list']);
+    expect(list.stdout).toMatch(new RegExp(`\\| ${real} \\| mobilenetv2:alpha=0\\.35,[^|]*trainable=false[^|]* \\(weights [0-9a-f]{12}\\) \\| 64x64 \\| 12 \\| \\d+ kB \\| ok \\|`));
+    expect(list.stdout).toContain('1 feature cache entry');
+
+    // A changed folder: its images are decoded again, and so the features are computed again.
+    const daisy = path.join(folder, 'daisy');
+    fs.copyFileSync(path.join(FLOWERS_MINI, 'train', 'daisy', fs.readdirSync(path.join(FLOWERS_MINI, 'train', 'daisy'))[6]!), path.join(daisy, 'added.jpg'));
+    const changed = await run('features-3');
+    expect(changed.status).toBe(0);
+    expect(events(changed.stderr).filter((e) => e.event === 'features-end')).toMatchObject([{ images: 13, rebuilt: 'its images were decoded again since (the image folder changed)' }]);
+
+    const clear = await headbench(['cache', 'clear', folder]);
+    expect(clear.stdout).toMatch(new RegExp(`removed the features of ${real} at 64x64 through mobilenetv2:alpha=0\\.35`));
+    expect((await headbench(['cache', 'list'])).stdout).not.toContain(real);
+  });
+});

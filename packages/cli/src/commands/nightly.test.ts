@@ -27,12 +27,16 @@ describe('headbench bench', () => {
     const { environment, rows } = JSON.parse(r.stdout) as { environment: { backend: string; accelerated: boolean }; rows: Record<string, never>[] };
     expect(environment).toMatchObject({ backend: 'tensorflow', accelerated: true });
     expect(rows).toHaveLength(1);
-    const row = rows[0] as unknown as { train: { samples: number; latency: { p50: number; p99: number; rme: number }; tensors: { leakedPerCall: number } }; inferenceSingle: { samples: number }; multiplyAdds: number; params: { total: number } };
+    const row = rows[0] as unknown as { train: { samples: number; latency: { p50: number; p99: number; rme: number }; tensors: { leakedPerCall: number } }; headTrain: { samples: number; tensors: { leakedPerCall: number } }; inferenceSingle: { samples: number }; multiplyAdds: number; params: { total: number; head: number } };
     expect(row.train.samples).toBeGreaterThanOrEqual(5);
     expect(row.train.latency.p99).toBeGreaterThanOrEqual(row.train.latency.p50);
     expect(row.train.tensors.leakedPerCall).toBe(0);
     expect(row.inferenceSingle.samples).toBeGreaterThanOrEqual(5);
     expect(row.params.total).toBe(416_613);
+    // The head's own step, alone on features of the backbone's shape, beside the whole model's.
+    expect(row.params.head).toBe(1280 * 5 + 5);
+    expect(row.headTrain.samples).toBeGreaterThanOrEqual(5);
+    expect(row.headTrain.tensors.leakedPerCall).toBe(0);
     expect(row.multiplyAdds).toBeGreaterThan(1e6);
   });
 

@@ -64,6 +64,8 @@ export interface RunCommandOptions {
   extend?: boolean;
   shard?: string;
   bench?: boolean;
+  /** `--no-feature-cache`: every stage runs the images through the whole model, frozen or not. */
+  featureCache?: boolean;
   config?: string;
   plugin?: string[];
 }
@@ -227,7 +229,7 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
     (line) => progress?.note(line),
     (event) => progress?.onDataset(event),
   );
-  const bench = options.bench !== false;
+  const bench = options.bench !== false && PRESETS[settings.preset]?.bench !== false;
   const divergenceLoss = options.divergeLoss ?? RUN_DEFAULTS.divergenceLoss;
   // What every row means, named as the flags: --resume and --extend refuse other values.
   const runConfig = {
@@ -296,8 +298,9 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
         divergenceLoss,
         ...(bench
           ? {
-              afterTraining: (model, row, { trainer, backboneLayers }) =>
+              afterTraining: (model, row, { trainer, backboneLayers, head }) =>
                 benchModel(model, {
+                  ...(head ? { head } : {}),
                   inputSize: settings.inputSize,
                   classes: row.classes,
                   batchSize: settings.batchSize,
@@ -309,10 +312,12 @@ export async function runCommand(options: RunCommandOptions, cwd: string, argv: 
                 }),
             }
           : {}),
+        featureCache:
+          options.featureCache === false ? false : { ...(options.memoryBudget !== undefined ? { memoryBudget: parseSize(options.memoryBudget, '--memory-budget') } : {}) },
         ...(continued ? { crashed: continued.crashed } : {}),
         onEvent: (e) => {
           if (e.type === 'combination') announce({ type: 'combination', id: e.combination.id, outDir });
-          tensorboard?.onEvent(e);
+          if (e.type !== 'features') tensorboard?.onEvent(e);
           progress?.onEvent(e);
         },
       });
