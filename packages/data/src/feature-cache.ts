@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { cacheRoot } from '@headbench/engine';
 import { UsageError } from '@headbench/errors';
 import type { Storage } from './dataset.js';
-import { alive, cacheWriteError, folderBytes, formatBytes, makeDir, publish, removeAbandoned, writer, type CacheEntry } from './image-cache.js';
+import { alive, cacheWriteError, folderBytes, formatBytes, makeDir, publish, removeAbandoned, removeEntries, writer, type CacheEntry } from './image-cache.js';
 import { FileRows, MemoryRows, type RowStore } from './rows.js';
 
 /**
@@ -292,20 +292,5 @@ export function listFeatureCache(root: string = cacheRoot()): CacheEntry[] {
 
 /** Removes feature cache entries (all, or those computed from the given image folders) and returns them. */
 export function clearFeatureCache(root: string = cacheRoot(), folders?: readonly string[]): CacheEntry[] {
-  const wanted = folders?.map((f) => {
-    const resolved = path.resolve(f);
-    try {
-      return fs.realpathSync(resolved);
-    } catch {
-      return resolved;
-    }
-  });
-  const removed: CacheEntry[] = [];
-  for (const entry of listFeatureCache(root)) {
-    if (entry.status === 'writing') continue;
-    if (wanted && !(entry.folder && wanted.includes(entry.folder))) continue;
-    fs.rmSync(entry.dir, { recursive: true, force: true });
-    removed.push(entry);
-  }
-  return removed;
+  return removeEntries(listFeatureCache(root), folders);
 }

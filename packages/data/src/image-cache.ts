@@ -419,6 +419,14 @@ export function listImageCache(root: string = cacheRoot()): CacheEntry[] {
  * what was removed. Never touches the runtime's files beside `images/`.
  */
 export function clearImageCache(root: string = cacheRoot(), folders?: readonly string[]): CacheEntry[] {
+  return removeEntries(listImageCache(root), folders);
+}
+
+/**
+ * Removes the cache entries given (images or features): all of them, or those made from the given
+ * image folders, and returns what was removed.
+ */
+export function removeEntries(entries: readonly CacheEntry[], folders?: readonly string[]): CacheEntry[] {
   const wanted = folders?.map((f) => {
     const resolved = path.resolve(f);
     try {
@@ -428,7 +436,7 @@ export function clearImageCache(root: string = cacheRoot(), folders?: readonly s
     }
   });
   const removed: CacheEntry[] = [];
-  for (const entry of listImageCache(root)) {
+  for (const entry of entries) {
     // A run writing now keeps its folder; its own failure or success removes it.
     if (entry.status === 'writing') continue;
     if (wanted && !(entry.folder && wanted.includes(entry.folder))) continue;
