@@ -40,6 +40,20 @@ export interface Preset {
   requires?: (s: Partial<RunPlanSettings> & { dataset?: string }) => string | undefined;
 }
 
+/** Every built-in head against gap, each at its best lr on val, the verdicts on a test split: the `heads` and `probe` presets. */
+const LEADERBOARD: Partial<RunPlanSettings> = {
+  backbones: ['mobilenetv2:alpha=0.35'],
+  heads: ['gap', 'flatten', 'gmp', 'avgmax', 'mlp', 'gdconv', 'se', 'gem', 'lse', 'attention', 'bilinear'],
+  lr: [0.1, 0.01],
+  seeds: [1, 2, 3],
+  inputSize: 96,
+  epochs: 5,
+  batchSize: 32,
+  train: `${FLOWERS_MINI}/train`,
+  val: `${FLOWERS_MINI}/val`,
+  testSplit: 0.2,
+};
+
 export const PRESETS: Record<string, Preset> = {
   default: {
     description:
@@ -99,18 +113,7 @@ export const PRESETS: Record<string, Preset> = {
   heads: {
     description:
       'the head leaderboard: every built-in head against gap on MobileNetV2 alpha 0.35 (ImageNet) at 96x96 on the bundled flowers-mini, lr 0.1 and 0.01 (each head\'s chosen on val), seeds 1, 2 and 3, 5 epochs, the verdicts on a test split of 20% of train (66 combinations)',
-    settings: {
-      backbones: ['mobilenetv2:alpha=0.35'],
-      heads: ['gap', 'flatten', 'gmp', 'avgmax', 'mlp', 'gdconv', 'se', 'gem', 'lse', 'attention', 'bilinear'],
-      lr: [0.1, 0.01],
-      seeds: [1, 2, 3],
-      inputSize: 96,
-      epochs: 5,
-      batchSize: 32,
-      train: `${FLOWERS_MINI}/train`,
-      val: `${FLOWERS_MINI}/val`,
-      testSplit: 0.2,
-    },
+    settings: LEADERBOARD,
   },
   nightly: {
     description:
@@ -130,18 +133,7 @@ export const PRESETS: Record<string, Preset> = {
   probe: {
     description:
       'linear probes of every built-in head: MobileNetV2 alpha 0.35 (ImageNet) frozen, 96x96, on the bundled flowers-mini with a test split (0.2 of train), lr 0.1 and 0.01 (each head at its best on val, the verdict on test), seeds 1, 2 and 3, 5 epochs (66 combinations); the heads train on the backbone\'s features, computed once into the feature cache; no tinybench timings (as --no-bench)',
-    settings: {
-      backbones: ['mobilenetv2:alpha=0.35,trainable=false'],
-      heads: ['gap', 'gmp', 'flatten', 'avgmax', 'mlp', 'gdconv', 'se', 'gem', 'lse', 'attention', 'bilinear'],
-      lr: [0.1, 0.01],
-      seeds: [1, 2, 3],
-      inputSize: 96,
-      epochs: 5,
-      batchSize: 32,
-      train: `${FLOWERS_MINI}/train`,
-      val: `${FLOWERS_MINI}/val`,
-      testSplit: 0.2,
-    },
+    settings: { ...LEADERBOARD, backbones: ['mobilenetv2:alpha=0.35,trainable=false'] },
     bench: false,
   },
 };
