@@ -115,6 +115,13 @@ describe('report', () => {
       }
       expect(await page.locator('#summary tbody tr').count()).toBe(12);
       expect(await page.locator('#verdicts tbody tr').count()).toBe(2);
+      // The verdict itself is the cell set in colour and bold, not a neighbour (it was the interval).
+      const bold = await page.locator('#verdicts tr.verdict-worse td').evaluateAll((cells) =>
+        cells.filter((td) => Number((globalThis as unknown as { getComputedStyle(e: unknown): { fontWeight: string } }).getComputedStyle(td).fontWeight) >= 700).map((td) => td.textContent),
+      );
+      const worseRows = await page.locator('#verdicts tr.verdict-worse').count();
+      expect(worseRows).toBeGreaterThan(0);
+      expect(bold).toEqual(Array<string>(worseRows).fill('worse'));
       expect(await page.locator('#best-lr tbody tr').count()).toBe(1);
       expect(await page.locator('#groups tbody tr').count()).toBe(4);
       // The forest plot's zero line and three intervals: drawn above the first chart.

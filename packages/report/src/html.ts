@@ -21,13 +21,13 @@ function figure(chart: Chart): string {
 }
 
 /** Numbers right, text left. */
-const cell = (v: string | number) => `<td${typeof v === 'number' || /^[+-]?\d/.test(v) ? ' class="num"' : ''}>${escape(formatCell(v))}</td>`;
+const cell = (v: string | number, key: string) => `<td data-key="${escape(key)}"${typeof v === 'number' || /^[+-]?\d/.test(v) ? ' class="num"' : ''}>${escape(formatCell(v))}</td>`;
 
 function table<R>(id: string, rows: readonly R[], columns: readonly Column<R>[], rowClass?: (r: R) => string): string {
   return `<table id="${id}">
 <thead><tr>${columns.map((c) => `<th>${escape(c.title)}</th>`).join('')}</tr></thead>
 <tbody>
-${rows.map((r) => `<tr${rowClass ? ` class="${rowClass(r)}"` : ''}>${columns.map((c) => cell(c.value(r))).join('')}</tr>`).join('\n')}
+${rows.map((r) => `<tr${rowClass ? ` class="${rowClass(r)}"` : ''}>${columns.map((c) => cell(c.value(r), c.key)).join('')}</tr>`).join('\n')}
 </tbody>
 </table>`;
 }
@@ -84,8 +84,8 @@ table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; }
 th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.verdict-better td:nth-child(7) { color: #2e7d32; font-weight: bold; }
-tr.verdict-worse td:nth-child(7) { color: #c62828; font-weight: bold; }
+tr.verdict-better td[data-key="verdict"] { color: #2e7d32; font-weight: bold; }
+tr.verdict-worse td[data-key="verdict"] { color: #c62828; font-weight: bold; }
 p.note { font-size: 0.85rem; color: #444; max-width: 110ch; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.2rem 1rem; font-size: 0.85rem; }
 </style>
