@@ -79,7 +79,13 @@ export async function superviseRun(argv: readonly string[], log: (line: string) 
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
     for (const name of STOP_SIGNALS) process.removeListener(name, forward);
     if (!signal) return code ?? 1;
-    if (!FAULT_SIGNALS.includes(signal)) return signal === 'SIGINT' ? 130 : 1;
+    if (signal === 'SIGINT') return 130;
+    if (!FAULT_SIGNALS.includes(signal)) {
+      // Killed from outside: most often SIGKILL from the kernel's out-of-memory killer.
+      const where = running && outDir ? ` while ${running} trained; the finished rows are kept: continue with --resume --out ${outDir}` : ' before any combination started';
+      log(`headbench: the training process was killed by ${signal}${signal === 'SIGKILL' ? " (often the kernel's out-of-memory killer: see dmesg, and lower --memory-budget or --batch-size)" : ''}${where}`);
+      return 1;
+    }
     if (!running || !outDir) {
       log(`headbench: TensorFlow died in native code with ${describeSignal(signal)} before any combination started; rerun with --verbose, or with TF_ENABLE_ONEDNN_OPTS=0 to use TensorFlow's own kernels`);
       return 1;

@@ -80,6 +80,18 @@ describe('headbench run', () => {
     }
   });
 
+  it('says in one line when the training process is killed from outside (SIGKILL, as by the out-of-memory killer), and keeps the finished rows', async () => {
+    const plugin = path.join(tmp, 'killed-head.mjs');
+    fs.writeFileSync(plugin, "export default () => ({ meta: { name: 'killed', version: '0.0.1', kind: 'head' }, schema: {}, options: {}, build() { process.kill(process.pid, 'SIGKILL'); } });");
+    const out = path.join(tmp, 'killed');
+    const r = await headbench(['run', ...SMALL, '--plugin', plugin, '--head', 'gap', '--head', 'killed', '--lr', '0.01', '--out', out]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.errors).toEqual([
+      `headbench: the training process was killed by SIGKILL (often the kernel's out-of-memory killer: see dmesg, and lower --memory-budget or --batch-size) while mobilenetv2:alpha=0.35,weights=none|killed|lr=0.01|seed=1 trained; the finished rows are kept: continue with --resume --out ${out}`,
+    ]);
+    expect(results(out).rows.map((row) => [row.head, row.status])).toEqual([['gap', 'ok']]);
+  });
+
   it('keeps finished rows when interrupted, and --resume runs only the rest', async () => {
     const out = path.join(tmp, 'interrupted');
     const args = ['run', ...SMALL, '--head', 'gap', '--lr', '0.01', '--seed', '1', '--seed', '2', '--seed', '3', '--seed', '4', '--out', out];
