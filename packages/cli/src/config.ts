@@ -25,7 +25,7 @@ export interface HeadbenchConfig {
   inputSize?: number;
   /** Number of classes; head sizes grow with it (params, and the synthetic dataset). */
   classes?: number;
-  /** A named preset that `run` starts from (`default`, `seed`, `nightly`); the fields here override it. */
+  /** A named preset that `run` starts from (`default`, `seed`, `backbones`, `recipes`, `heads`, `nightly`, `probe`: presets.ts); the fields here override it. */
   preset?: string;
   /** Training images as `<dir>/<class>/<image>`. */
   train?: string;
