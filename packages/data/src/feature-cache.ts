@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { cacheRoot } from '@headbench/engine';
 import { UsageError } from '@headbench/errors';
 import type { Storage } from './dataset.js';
-import { alive, cacheWriteError, folderBytes, formatBytes, makeDir, publish, removeAbandoned, removeEntries, writer, type CacheEntry } from './image-cache.js';
+import { cacheWriteError, formatBytes, listEntries, makeDir, publish, readManifestIn, removeAbandoned, removeEntries, type CacheEntry } from './image-cache.js';
 import { FileRows, MemoryRows, type RowStore } from './rows.js';
 
 /**
@@ -84,22 +84,7 @@ function entryName(key: FeatureKey): string {
   return `${backbone}-${slug}-${hash}`;
 }
 
-function readManifest(dir: string): FeatureManifest | { unreadable: string } | undefined {
-  const file = path.join(dir, MANIFEST);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : { unreadable: (error as Error).message };
-  }
-  try {
-    const m = JSON.parse(text) as Partial<FeatureManifest>;
-    if (m.format !== FEATURE_CACHE_FORMAT) return { unreadable: `${file} is not a headbench feature cache manifest` };
-    return m as FeatureManifest;
-  } catch (error) {
-    return { unreadable: `${file} is not valid JSON (${(error as Error).message})` };
-  }
-}
+const readManifest = (dir: string) => readManifestIn<FeatureManifest>(dir, FEATURE_CACHE_FORMAT, 'feature cache');
 
 /** Why an entry cannot serve this request, or undefined when it can. */
 function staleness(m: FeatureManifest, dir: string, request: FeatureRequest): string | undefined {
@@ -263,31 +248,14 @@ export async function* featureBatches(split: FeatureSplit, order: Int32Array, ba
 
 /** Every entry of the feature cache, complete or not, largest first. */
 export function listFeatureCache(root: string = cacheRoot()): CacheEntry[] {
-  const dir = featureCacheDir(root);
-  if (!fs.existsSync(dir)) return [];
-  const out: CacheEntry[] = [];
-  for (const name of fs.readdirSync(dir)) {
-    const entry = path.join(dir, name);
-    if (!fs.statSync(entry).isDirectory()) continue;
-    const bytes = folderBytes(entry);
-    const pid = writer(name);
-    const m = pid === undefined ? readManifest(entry) : undefined;
-    if (!m || 'unreadable' in m) {
-      out.push({ dir: entry, status: pid !== undefined && alive(pid) ? 'writing' : 'incomplete', bytes });
-      continue;
-    }
-    out.push({
-      dir: entry,
-      status: m.version === FEATURE_CACHE_VERSION ? 'ok' : 'other-version',
-      folder: m.folder,
-      inputSize: m.key.inputSize,
-      images: m.rows,
-      createdAt: m.createdAt,
-      backbone: `${m.key.backbone} (weights ${m.key.weights.slice(0, 12)})`,
-      bytes,
-    });
-  }
-  return out.sort((a, b) => b.bytes - a.bytes);
+  return listEntries(featureCacheDir(root), readManifest, (m) => ({
+    status: m.version === FEATURE_CACHE_VERSION ? 'ok' : 'other-version',
+    folder: m.folder,
+    inputSize: m.key.inputSize,
+    images: m.rows,
+    createdAt: m.createdAt,
+    backbone: `${m.key.backbone} (weights ${m.key.weights.slice(0, 12)})`,
+  }));
 }
 
 /** Removes feature cache entries (all, or those computed from the given image folders) and returns them. */

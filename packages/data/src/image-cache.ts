@@ -95,7 +95,11 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
-function readManifest(dir: string): CacheManifest | { unreadable: string } | undefined {
+/**
+ * A cache entry's manifest (image or feature cache): undefined where there is none yet, or why it
+ * cannot be read (not JSON, another cache's format).
+ */
+export function readManifestIn<M>(dir: string, format: string, what: string): M | { unreadable: string } | undefined {
   const file = path.join(dir, MANIFEST);
   let text: string;
   try {
@@ -104,13 +108,15 @@ function readManifest(dir: string): CacheManifest | { unreadable: string } | und
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : { unreadable: (error as Error).message };
   }
   try {
-    const m = JSON.parse(text) as Partial<CacheManifest>;
-    if (m.format !== CACHE_FORMAT) return { unreadable: `${file} is not a headbench image cache manifest` };
-    return m as CacheManifest;
+    const m = JSON.parse(text) as { format?: unknown };
+    if (m.format !== format) return { unreadable: `${file} is not a headbench ${what} manifest` };
+    return m as M;
   } catch (error) {
     return { unreadable: `${file} is not valid JSON (${(error as Error).message})` };
   }
 }
+
+const readManifest = (dir: string) => readManifestIn<CacheManifest>(dir, CACHE_FORMAT, 'image cache');
 
 function sameStamp(a: StampTuple | undefined, b: FileStamp): boolean {
   return !!a && a[0] === b.rel && a[1] === b.size && a[2] === b.mtimeMs && a[3] === b.mode;
@@ -387,29 +393,35 @@ export function folderBytes(dir: string): number {
 
 /** Every entry of the image cache, complete or not, largest first. */
 export function listImageCache(root: string = cacheRoot()): CacheEntry[] {
-  const imagesDir = imageCacheDir(root);
-  if (!fs.existsSync(imagesDir)) return [];
+  return listEntries(imageCacheDir(root), readManifest, (m) => ({
+    status: m.version === CACHE_VERSION ? 'ok' : 'other-version',
+    folder: m.folder,
+    inputSize: m.inputSize,
+    interpolation: m.interpolation,
+    images: m.images,
+    createdAt: m.createdAt,
+  }));
+}
+
+/**
+ * Every entry folder under `cacheDir` (images or features), largest first: a folder a live run is
+ * writing, an incomplete one (no manifest, or one that cannot be read), or what `describe` says of
+ * its manifest.
+ */
+export function listEntries<M>(cacheDir: string, read: (dir: string) => M | { unreadable: string } | undefined, describe: (m: M) => Omit<CacheEntry, 'dir' | 'bytes'>): CacheEntry[] {
+  if (!fs.existsSync(cacheDir)) return [];
   const out: CacheEntry[] = [];
-  for (const name of fs.readdirSync(imagesDir)) {
-    const dir = path.join(imagesDir, name);
+  for (const name of fs.readdirSync(cacheDir)) {
+    const dir = path.join(cacheDir, name);
     if (!fs.statSync(dir).isDirectory()) continue;
     const bytes = folderBytes(dir);
     const pid = writer(name);
-    const m = pid === undefined ? readManifest(dir) : undefined;
-    if (!m || 'unreadable' in m) {
+    const m = pid === undefined ? read(dir) : undefined;
+    if (!m || (typeof m === 'object' && 'unreadable' in m)) {
       out.push({ dir, status: pid !== undefined && alive(pid) ? 'writing' : 'incomplete', bytes });
       continue;
     }
-    out.push({
-      dir,
-      status: m.version === CACHE_VERSION ? 'ok' : 'other-version',
-      folder: m.folder,
-      inputSize: m.inputSize,
-      interpolation: m.interpolation,
-      images: m.images,
-      createdAt: m.createdAt,
-      bytes,
-    });
+    out.push({ dir, ...describe(m), bytes });
   }
   return out.sort((a, b) => b.bytes - a.bytes);
 }
