@@ -2,27 +2,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { syntheticDataset } from '@headbench/data';
 import { tf } from '@headbench/engine';
 import { composeModel } from './compose.js';
-import { defineBackbone, defineHead, defineTrainer } from './define.js';
+import { defineHead, defineTrainer } from './define.js';
 import { FeatureCache, headOnly } from './features.js';
 import type { TrainingStage } from './plugin.js';
+import { tinyCnn } from './tiny-cnn.fixtures.js';
 import { fitModel, type FeatureSource, type TrainOutcome } from './trainer.js';
 
-// A small real CNN with BatchNorm (frozen: on its moving statistics), trained with seeded weights.
-const tinyCnn = defineBackbone({
-  meta: { name: 'tiny-cnn', version: '0.0.0' },
-  schema: {},
-  featureShape: (size) => [size / 4, size / 4, 8],
-  preprocess: (images) => tf.tidy(() => images.div(127.5).sub(1)),
-  async build({ inputSize, seed }) {
-    const input = tf.input({ shape: [inputSize, inputSize, 3] });
-    let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(input) as tf.SymbolicTensor;
-    x = tf.layers.batchNormalization({ epsilon: 1e-3, momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.reLU({ maxValue: 6 }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.reLU({ maxValue: 6 }).apply(x) as tf.SymbolicTensor;
-    return { model: tf.model({ inputs: input, outputs: x }), featureShape: [inputSize / 4, inputSize / 4, 8], weights: 'random' };
-  },
-});
+// tinyCnn's BatchNorm, frozen, runs on its moving statistics.
 // Flatten + Dense: every feature value reaches the logits.
 const flattenHead = defineHead({
   meta: { name: 'flatten-test', version: '0.0.0' },

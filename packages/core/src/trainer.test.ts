@@ -4,28 +4,13 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { composeModel } from './compose.js';
 import { imageFolderDataset, syntheticDataset, type ImageSplit } from '@headbench/data';
-import { defineBackbone, defineHead, defineTrainer } from './define.js';
+import { defineHead, defineTrainer } from './define.js';
 import { UsageError } from '@headbench/errors';
 import { tf } from '@headbench/engine';
 import type { TrainingStage } from './plugin.js';
+import { tinyCnn } from './tiny-cnn.fixtures.js';
 import { fitModel, type TrainOptions } from './trainer.js';
 
-// A small real CNN, so the trainer is tested on convolutions, BatchNorm and a real head.
-const tinyCnn = defineBackbone({
-  meta: { name: 'tiny-cnn', version: '0.0.0' },
-  schema: {},
-  featureShape: (size) => [size / 4, size / 4, 8],
-  preprocess: (images) => tf.tidy(() => images.div(127.5).sub(1)),
-  async build({ inputSize, seed }) {
-    const input = tf.input({ shape: [inputSize, inputSize, 3] });
-    let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(input) as tf.SymbolicTensor;
-    x = tf.layers.batchNormalization({ epsilon: 1e-3, momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.reLU({ maxValue: 6 }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.reLU({ maxValue: 6 }).apply(x) as tf.SymbolicTensor;
-    return { model: tf.model({ inputs: input, outputs: x }), featureShape: [inputSize / 4, inputSize / 4, 8], weights: 'random' };
-  },
-});
 const gapHead = defineHead({
   meta: { name: 'gap-test', version: '0.0.0' },
   schema: {},
