@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '@headbench/errors';
 import { cachedFeatures, clearFeatureCache, featureCacheDir, featureSplit, listFeatureCache, openFeatures, type FeatureKey, type FeatureRequest, type FeatureWriter } from './feature-cache.js';
+import { smallDisk } from './small-disk.fixtures.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -144,19 +145,13 @@ describe('the feature cache', () => {
   });
 });
 
-// A full disk needs a small filesystem: a tmpfs, which only root may mount.
-const mountPoint = path.join(os.tmpdir(), `headbench-features-full-disk-${process.pid}`);
-function tryMount(size: string): boolean {
-  fs.mkdirSync(mountPoint, { recursive: true });
-  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mountPoint], { stdio: 'ignore' }).status === 0;
-}
-const canMount = process.platform === 'linux' && process.getuid?.() === 0 && tryMount('4m');
-if (canMount) spawnSync('umount', [mountPoint]);
+const disk = smallDisk('features');
+const { mountPoint } = disk;
 
-describe.skipIf(!canMount)('the feature cache on a full disk (mounts a 4 MB tmpfs; skipped unless run as root)', () => {
-  beforeEach(() => void tryMount('4m'));
-  afterEach(() => void spawnSync('umount', [mountPoint]));
-  afterAll(() => fs.rmSync(mountPoint, { recursive: true, force: true }));
+describe.skipIf(!disk.canMount)('the feature cache on a full disk (mounts a 4 MB tmpfs; skipped unless run as root)', () => {
+  beforeEach(() => void disk.mount());
+  afterEach(disk.unmount);
+  afterAll(disk.remove);
 
   it('refuses before computing when the features cannot fit, and leaves nothing', async () => {
     const calls = { n: 0 };

@@ -10,6 +10,7 @@ import type { DatasetEvent } from './dataset.js';
 import { decodeResize } from './decode.js';
 import { CACHE_VERSION, clearImageCache, imageCacheDir, listImageCache } from './image-cache.js';
 import { imageFolderDataset, type ImageFolderOptions } from './image-folder.js';
+import { smallDisk } from './small-disk.fixtures.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -292,26 +293,15 @@ describe('the image cache', () => {
   });
 });
 
-// A full disk needs a small filesystem: a tmpfs, which only root may mount.
-const mountPoint = path.join(os.tmpdir(), `headbench-full-disk-${process.pid}`);
-function tryMount(size: string): boolean {
-  fs.mkdirSync(mountPoint, { recursive: true });
-  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mountPoint], { stdio: 'ignore' }).status === 0;
-}
-const canMount = process.getuid?.() === 0 && tryMount('4m');
-if (canMount) spawnSync('umount', [mountPoint]);
-afterAll(() => {
-  if (canMount) spawnSync('umount', [mountPoint], { stdio: 'ignore' });
-  fs.rmSync(mountPoint, { recursive: true, force: true });
-});
+const disk = smallDisk('images');
+const { mountPoint } = disk;
+afterAll(disk.remove);
 
-describe.skipIf(!canMount)('the image cache on a full disk (mounts a 4 MB tmpfs; skipped unless run as root)', () => {
+describe.skipIf(!disk.canMount)('the image cache on a full disk (mounts a 4 MB tmpfs; skipped unless run as root)', () => {
   beforeEach(() => {
-    expect(tryMount('4m')).toBe(true);
+    expect(disk.mount()).toBe(true);
   });
-  afterEach(() => {
-    spawnSync('umount', [mountPoint]);
-  });
+  afterEach(disk.unmount);
 
   it('refuses before decoding when the cache cannot fit, and leaves nothing', async () => {
     const dir = path.join(tmp, 'images');
